@@ -1,0 +1,90 @@
+"""The method interface: fit once per scene, then sample many times.
+
+``prepare(scene, workdir)`` is where a method like RealFill fine-tunes (and caches what it
+learned under ``workdir``); ``generate(scene, seeds)`` returns one output per seed. The runner,
+not the method, composites every output over the target, so no method can leak changes to
+known pixels into the scores.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from realbench.errors import RealBenchError
+from realbench.scene import Scene
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    name: str
+    stochastic: bool
+    needs_weights: bool = False
+    description: str = ""
+    version: str = "1"  # bump when outputs change for the same config
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Output:
+    """One generated sample; ``info`` lands in the sample's record (e.g. which reference was used)."""
+
+    image: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Method:
+    info: ClassVar[MethodInfo]
+    default_config: ClassVar[dict[str, Any]] = {"feather": 0}
+
+    def __init__(self, config: dict[str, Any] | None = None):
+        self.config = merge_config(self.default_config, config or {}, self.info.name)
+
+    @property
+    def feather(self) -> int:
+        return int(self.config.get("feather", 0))
+
+    def prepare(self, scene: Scene, workdir: Path) -> None:
+        """Per-scene fitting; the default has nothing to fit."""
+
+    def generate(self, scene: Scene, seeds: Sequence[int]) -> list[Output]:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Free per-scene state (GPU memory) after a scene is done."""
+
+
+def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], method: str) -> dict[str, Any]:
+    """Deep-merge dotted or nested ``overrides`` into ``defaults``; unknown keys are errors."""
+    merged = copy.deepcopy(defaults)
+    for key, value in flatten(overrides).items():
+        node = merged
+        parts = key.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                known = sorted(flatten(defaults))
+                close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+                hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                raise RealBenchError(f"method '{method}' has no setting '{key}'.{hint} Settings: {', '.join(known)}.")
+            if depth == len(parts) - 1:
+                node[part] = value
+            else:
+                node = node[part]
+    return merged
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,16 @@
+"""``oracle``: returns the ground truth. A test-only sanity check that the pipeline gives
+perfect scores (infinite PSNR, SSIM 1); never a leaderboard entry."""
+from __future__ import annotations
+
+from realbench.errors import RealBenchError
+
+from .base import Method, MethodInfo, Output
+
+
+class Oracle(Method):
+    info = MethodInfo("oracle", stochastic=False, description="the ground truth itself (sanity check)")
+
+    def generate(self, scene, seeds):
+        if scene.gt is None:
+            raise RealBenchError("oracle needs the ground truth image", scene=scene.id)
+        return [Output(scene.gt.copy()) for _ in seeds]

@@ -1,0 +1,23 @@
+"""``telea``: OpenCV's fast-marching inpainting (Telea 2004) of the target alone.
+
+It never looks at the references, so it is the reference-free lower bound any
+reference-driven method must beat.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .base import Method, MethodInfo, Output
+
+
+class Telea(Method):
+    info = MethodInfo("telea", stochastic=False, description="OpenCV Telea inpainting, reference-free lower bound")
+    default_config = {"radius": 5, "feather": 0}
+
+    def generate(self, scene, seeds):
+        bgr = np.ascontiguousarray(scene.target[..., ::-1])
+        filled = cv2.inpaint(bgr, scene.mask.astype(np.uint8) * 255, float(self.config["radius"]), cv2.INPAINT_TELEA)
+        image = np.ascontiguousarray(filled[..., ::-1])
+        # deterministic: every seed gives the same image, computed once
+        return [Output(image) for _ in seeds]

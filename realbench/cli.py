@@ -1,0 +1,207 @@
+"""``realbench`` command line: a thin layer over the Python API (``realbench.evaluate`` etc.).
+
+Every user error ends as one ``error: ...`` line on stderr and exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import RealBenchError
+
+
+def _csv_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _key_values(pairs: Sequence[str], what: str) -> dict[str, Any]:
+    import yaml
+
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise RealBenchError(f"{what} expects key=value, got '{pair}'")
+        key, value = pair.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def _floats(pairs: Sequence[str], what: str) -> dict[str, float]:
+    out = {}
+    for key, value in _key_values(pairs, what).items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            raise RealBenchError(f"{what} {key} must be a number, got '{value}'") from None
+    return out
+
+
+def _load_config(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise RealBenchError(f"cannot read config ({exc.strerror})", path=path) from None
+    except yaml.YAMLError as exc:
+        raise RealBenchError(f"cannot parse YAML ({exc})", path=path) from None
+    if not isinstance(loaded, dict):
+        raise RealBenchError("config must be a YAML mapping", path=path)
+    return loaded
+
+
+def cmd_evaluate(args) -> int:
+    from .runner import evaluate
+    from .tables import to_text
+
+    config = _load_config(args.config)
+    config.update(_key_values(args.set, "--set"))
+    result = evaluate(
+        args.method, data=args.data, scenes=_csv_list(args.scenes) if args.scenes else None,
+        samples=args.samples, seed=args.seed, metrics=_csv_list(args.metrics) if args.metrics else None,
+        out=args.out, config=config, progress=not args.no_progress,
+    )
+    print(f"method {args.method}, config {result.meta['config_hash']}, data {result.meta['data']['name']}")
+    print(to_text(result.summary()))
+    print(f"records, images and summary.csv in {result.run_dir}")
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from .tables import leaderboard, to_text, write_table
+
+    table = leaderboard(args.runs, _csv_list(args.metrics) if args.metrics else None)
+    print(to_text(table))
+    if args.out:
+        csv_path, md_path = write_table(table, args.out)
+        print(f"wrote {csv_path} and {md_path}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .tables import check
+
+    result = check(args.runs, args.baseline, rtol=_floats(args.rtol, "--rtol"), atol=_floats(args.atol, "--atol"))
+    print(result.report())
+    return 0 if result.passed else 1
+
+
+def cmd_methods(args) -> int:
+    from methods import METHODS
+
+    for name in METHODS.names():
+        info = METHODS.get(name).info
+        flags = ["stochastic" if info.stochastic else "deterministic"]
+        flags.append("needs weights" if info.needs_weights else "weight-free")
+        print(f"{name:20s} {', '.join(flags):35s} {info.description}")
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    from metrics import METRICS
+
+    for name in METRICS.names():
+        info = METRICS.get(name).info
+        lo, hi = info.range
+        print(f"{name:12s} {info.arrow} region={info.region:4s} level={info.level:4s} range=[{lo:g}, {hi:g}] "
+              f"{'needs weights' if info.needs_weights else 'weight-free':13s} {info.description}")
+    return 0
+
+
+def cmd_data_info(args) -> int:
+    from .loading import load_benchmark
+
+    bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False)
+    print(f"{bench.name} ({bench.kind}): {len(bench)} scenes, "
+          f"{sum(s.task == 'outpaint' for s in bench)} outpaint, {sum(s.task == 'inpaint' for s in bench)} inpaint")
+    print(f"{'scene':24s} {'task':9s} refs  size      missing  gt")
+    for scene in bench:
+        h, w = scene.size
+        print(f"{scene.id:24s} {scene.task:9s} {len(scene.refs):4d}  {w}x{h:<6d} {scene.mask.mean():7.1%}  "
+              f"{'yes' if scene.gt is not None else 'no'}")
+    return 0
+
+
+def cmd_data_export(args) -> int:
+    from .hfdata import export_benchmark
+    from .loading import load_benchmark
+
+    bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False)
+    path = export_benchmark(bench.scenes, args.to)
+    print(f"wrote {len(bench)} scenes to {path} (load it with --data {path})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="realbench", description="Benchmark harness for reference-driven image completion.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("evaluate", help="generate samples with a method and score them")
+    p.add_argument("--method", required=True, help="registered name (see `realbench methods`) or module:Class")
+    p.add_argument("--data", default="sample", help="'sample' (default), a RealBench folder, a saved dataset or a hub id")
+    p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
+    p.add_argument("--samples", type=int, help="samples per scene (default: 64 for stochastic methods, else 1)")
+    p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i (default 0)")
+    p.add_argument("--metrics", help="comma-separated metric names (default: psnr,ssim)")
+    p.add_argument("--out", help="run folder (default: runs/<method>-<data>)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="method setting, e.g. radius=3 (repeatable)")
+    p.add_argument("--config", help="YAML file of method settings (--set wins)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("leaderboard", help="mean over samples, then over scenes, per method and task")
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--metrics", help="comma-separated metrics (default: all recorded)")
+    p.add_argument("--out", help="CSV path; a Markdown twin .md is written beside it")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("check", help="exit 1 if a run's values moved past tolerance from a baseline CSV")
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--baseline", required=True, help="baseline CSV written by `realbench leaderboard --out`")
+    p.add_argument("--rtol", action="append", metavar="METRIC=TOL", help="relative tolerance (default 0)")
+    p.add_argument("--atol", action="append", metavar="METRIC=TOL", help="absolute tolerance (default per metric)")
+    p.set_defaults(func=cmd_check)
+
+    sub.add_parser("methods", help="list methods").set_defaults(func=cmd_methods)
+    sub.add_parser("metrics", help="list metrics").set_defaults(func=cmd_metrics)
+
+    data = sub.add_parser("data", help="inspect or convert benchmark data").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("info", help="list the scenes of a benchmark")
+    p.add_argument("--data", default="sample")
+    p.add_argument("--scenes")
+    p.set_defaults(func=cmd_data_info)
+    p = data.add_parser("export", help="write a benchmark as a Hugging Face dataset folder (save_to_disk)")
+    p.add_argument("--data", default="sample")
+    p.add_argument("--scenes")
+    p.add_argument("--to", required=True)
+    p.set_defaults(func=cmd_data_export)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    try:
+        return args.func(args)
+    except RealBenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

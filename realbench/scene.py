@@ -1,0 +1,73 @@
+"""The Scene contract every loader produces and every method and metric consumes."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Task = Literal["outpaint", "inpaint"]
+TASKS = ("outpaint", "inpaint")
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One benchmark item.
+
+    ``mask`` is True where pixels are *missing* (to be filled). ``target`` pixels under the mask
+    carry no information and must never be read by a method. Arrays are read-only so that a method
+    cannot corrupt the scene shared with the metrics.
+    """
+
+    id: str
+    task: Task
+    refs: tuple[np.ndarray, ...]
+    target: np.ndarray
+    mask: np.ndarray
+    gt: np.ndarray | None
+    source: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "refs", tuple(_frozen(r) for r in self.refs))
+        object.__setattr__(self, "target", _frozen(self.target))
+        object.__setattr__(self, "mask", _frozen(self.mask.astype(bool)))
+        if self.gt is not None:
+            object.__setattr__(self, "gt", _frozen(self.gt))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of target, mask and ground truth."""
+        return self.mask.shape  # type: ignore[return-value]
+
+    @property
+    def checksum(self) -> str:
+        """Hash of the pixel content (not the files), so records can tell when a scene changed."""
+        cached = self.__dict__.get("_checksum")
+        if cached is None:
+            h = hashlib.sha256()
+            h.update(self.id.encode())
+            for array in (*self.refs, self.target * ~self.mask[..., None], self.mask):
+                h.update(str(array.shape).encode())
+                h.update(array.tobytes())
+            if self.gt is not None:
+                h.update(self.gt.tobytes())
+            cached = h.hexdigest()[:16]
+            object.__setattr__(self, "_checksum", cached)
+        return cached
+
+    def with_refs(self, refs: list[np.ndarray]) -> "Scene":
+        """A copy with other references (used e.g. to limit the reference count)."""
+        return Scene(self.id, self.task, tuple(refs), self.target, self.mask, self.gt, dict(self.source))
+
+
+def infer_task(mask: np.ndarray) -> Task:
+    """Missing pixels touching the image border mean outpainting; a hole inside means inpainting."""
+    border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+    return "outpaint" if bool(border.any()) else "inpaint"

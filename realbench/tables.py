@@ -1,0 +1,245 @@
+"""From records to tables: per-scene summaries, leaderboards, regression checks.
+
+The protocol of RealFill's Table 1: average a metric over a scene's samples, then average the
+scene means over scenes (each scene weighs the same, however many samples it has).
+Summarising is separate from running (HELM-style): every table is rebuilt from ``records.jsonl``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import RealBenchError
+from .imageio import atomic_write_bytes
+from .records import read_records
+
+SPLITS = ("all", "outpaint", "inpaint")
+UNAVAILABLE = "unavailable"
+ID_COLUMNS = ["method", "split", "scenes", "samples"]
+
+
+def metric_info(name: str):
+    from metrics import METRICS
+
+    return METRICS.get(name).info
+
+
+def column(name: str) -> str:
+    """Table column of a metric, with its direction arrow: ``psnr ↑``."""
+    return f"{name} {metric_info(name).arrow}"
+
+
+def metric_of(column_name: str) -> str:
+    return column_name.split(" ")[0]
+
+
+def load_meta(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        raise RealBenchError("not a realbench run folder (no run.json)", path=str(run_dir))
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise RealBenchError("run.json is corrupt", path=str(path)) from None
+
+
+def load_records(run_dir: str | Path) -> pd.DataFrame:
+    """One row per (method, scene, sample), the last record of each winning; metrics as columns."""
+    latest: dict[tuple, dict] = {}
+    for record in read_records(Path(run_dir) / "records.jsonl"):
+        latest[(record.get("method"), record["scene"], record["sample"])] = record
+    rows = []
+    for record in latest.values():
+        row = {k: record.get(k) for k in ("method", "scene", "task", "sample", "seed", "config_hash", "image")}
+        for name, value in record.get("metrics", {}).items():
+            row[name] = np.nan if value is None else float(value)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["method", "scene", "task", "sample", "seed", "config_hash", "image"])
+    return frame.sort_values(["method", "scene", "sample"]).reset_index(drop=True)
+
+
+def _mean(values: pd.Series) -> float:
+    """Mean that keeps +inf (a perfect PSNR) and is NaN ('unavailable') if any value is missing."""
+    if values.isna().any():
+        return float("nan")
+    return float(values.astype(float).mean())
+
+
+def scene_means(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Mean over samples within each scene."""
+    present = [m for m in metrics if m in records.columns]
+    grouped = records.groupby(["method", "scene", "task"], sort=True)
+    out = grouped[present].agg(_mean) if present else grouped.size().to_frame("n").drop(columns="n")
+    out["samples"] = grouped.size()
+    for m in metrics:
+        if m not in out.columns:
+            out[m] = np.nan
+    return out.reset_index()
+
+
+def scene_summary(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per-scene means plus a final mean-over-scenes row (the run's headline numbers)."""
+    per_scene = scene_means(records, metrics)
+    rows = per_scene[["scene", "task", "samples", *metrics]].copy()
+    mean_row = {"scene": "(mean over scenes)", "task": "", "samples": int(rows["samples"].sum())}
+    mean_row.update({m: _mean(per_scene[m]) for m in metrics})
+    return pd.concat([rows, pd.DataFrame([mean_row])], ignore_index=True)
+
+
+def write_summary(run_dir: str | Path) -> pd.DataFrame:
+    run_dir = Path(run_dir)
+    meta = load_meta(run_dir)
+    summary = scene_summary(load_records(run_dir), meta["metrics"])
+    atomic_write_bytes(run_dir / "summary.csv", to_csv(summary).encode())
+    return summary
+
+
+def leaderboard(run_dirs: Sequence[str | Path], metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows per method (and task split), columns per metric with arrows; mean over scenes of scene means."""
+    if not run_dirs:
+        raise RealBenchError("give at least one run folder")
+    metas = [load_meta(d) for d in run_dirs]
+    if metrics is None:
+        metrics = list(dict.fromkeys(m for meta in metas for m in meta["metrics"]))
+    methods = [meta["method"] for meta in metas]
+    rows = []
+    for run_dir, meta in zip(run_dirs, metas):
+        label = meta["method"] if methods.count(meta["method"]) == 1 else f"{meta['method']}@{meta['config_hash'][:6]}"
+        per_scene = scene_means(load_records(run_dir), metrics)
+        for split in SPLITS:
+            part = per_scene if split == "all" else per_scene[per_scene["task"] == split]
+            if part.empty:
+                continue
+            row = {"method": label, "split": split, "scenes": len(part), "samples": int(part["samples"].sum())}
+            row.update({column(m): _mean(part[m]) for m in metrics})
+            row["config_hash"] = meta["config_hash"]
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        raise RealBenchError("the run folders hold no records", path=", ".join(map(str, run_dirs)))
+    first = column(metrics[0]) if metrics else None
+    if first is not None:
+        ascending = not metric_info(metrics[0]).higher_is_better
+        table["_split"] = table["split"].map({s: i for i, s in enumerate(SPLITS)})
+        table = table.sort_values(["_split", first], ascending=[True, ascending], kind="stable").drop(columns="_split")
+    return table.reset_index(drop=True)
+
+
+def format_value(column_name: str, value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return UNAVAILABLE
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.2f}" if metric_of(column_name) == "psnr" else f"{value:.3f}"
+    return str(value)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub Markdown table, values rounded the way the paper prints them."""
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(table[c]) else "---" for c in table.columns) + "|"
+    body = ["| " + " | ".join(format_value(c, v) for c, v in zip(table.columns, row)) + " |"
+            for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def to_text(table: pd.DataFrame) -> str:
+    """Aligned plain-text rendering for the terminal."""
+    cells = [list(map(str, table.columns))]
+    cells += [[format_value(c, v) for c, v in zip(table.columns, row)] for row in table.itertuples(index=False)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+             for r in cells]
+    return "\n".join(lines)
+
+
+def to_csv(table: pd.DataFrame) -> str:
+    return table.to_csv(index=False, na_rep=UNAVAILABLE, float_format="%.10g")
+
+
+def write_table(table: pd.DataFrame, out: str | Path) -> tuple[Path, Path]:
+    """Write ``out`` (CSV) and its Markdown twin ``out`` with ``.md``."""
+    out = Path(out)
+    md = out.with_suffix(".md")
+    atomic_write_bytes(out, to_csv(table).encode())
+    atomic_write_bytes(md, to_markdown(table).encode())
+    return out, md
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise RealBenchError("baseline table is missing", path=str(path))
+    try:
+        return pd.read_csv(path, na_values=[UNAVAILABLE], keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise RealBenchError(f"cannot parse table ({exc})", path=str(path)) from None
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    diffs: pd.DataFrame  # one row per compared value
+
+    def report(self) -> str:
+        failed = self.diffs[~self.diffs["ok"]]
+        if self.passed:
+            return f"check passed: {len(self.diffs)} values within tolerance"
+        lines = [f"check FAILED: {len(failed)} of {len(self.diffs)} values moved past tolerance"]
+        lines.append(to_text(failed.drop(columns="ok")))
+        return "\n".join(lines)
+
+
+def _close(value: float, expected: float, rtol: float, atol: float) -> bool:
+    if math.isnan(expected) or math.isnan(value):
+        return math.isnan(expected) and math.isnan(value)
+    if math.isinf(expected) or math.isinf(value):
+        return value == expected
+    return abs(value - expected) <= atol + rtol * abs(expected)
+
+
+def check(run_dirs: Sequence[str | Path] | str | Path, baseline: str | Path,
+          rtol: dict[str, float] | None = None, atol: dict[str, float] | None = None) -> CheckResult:
+    """Compare a run's leaderboard rows against a committed baseline table, metric by metric."""
+    if isinstance(run_dirs, (str, Path)):
+        run_dirs = [run_dirs]
+    rtol, atol = dict(rtol or {}), dict(atol or {})
+    expected = read_table(baseline)
+    metric_columns = [c for c in expected.columns if c not in (*ID_COLUMNS, "config_hash")]
+    for name in [*rtol, *atol]:
+        if name not in {metric_of(c) for c in metric_columns}:
+            raise RealBenchError(f"tolerance given for '{name}', which the baseline does not have", path=str(baseline))
+    actual = leaderboard(run_dirs, [metric_of(c) for c in metric_columns])
+    actual_rows = {(r["method"], r["split"]): r for r in actual.to_dict("records")}
+    diffs = []
+    for row in expected.to_dict("records"):
+        key = (row["method"], row["split"])
+        got = actual_rows.get(key)
+        if got is None:
+            diffs.append({"method": key[0], "split": key[1], "value": "scenes", "baseline": row["scenes"],
+                          "run": "missing", "diff": "", "tolerance": "", "ok": False})
+            continue
+        if int(got["scenes"]) != int(row["scenes"]):
+            diffs.append({"method": key[0], "split": key[1], "value": "scenes", "baseline": row["scenes"],
+                          "run": got["scenes"], "diff": "", "tolerance": "exact", "ok": False})
+        for col in metric_columns:
+            name = metric_of(col)
+            info = metric_info(name)
+            a, r = atol.get(name, info.default_atol), rtol.get(name, 0.0)
+            base_value, run_value = float(row[col]), float(got[col])
+            ok = _close(run_value, base_value, r, a)
+            diff = run_value - base_value if np.isfinite(run_value) and np.isfinite(base_value) else float("nan")
+            diffs.append({"method": key[0], "split": key[1], "value": col, "baseline": format_value(col, base_value),
+                          "run": format_value(col, run_value), "diff": f"{diff:+.6g}",
+                          "tolerance": f"atol {a:g} rtol {r:g}", "ok": ok})
+    frame = pd.DataFrame(diffs)
+    return CheckResult(bool(frame["ok"].all()) if not frame.empty else False, frame)
