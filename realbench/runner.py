@@ -75,6 +75,8 @@ def _open_run_dir(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     elif out.exists() and any(out.iterdir()):
         raise RealBenchError("output folder exists, is not empty and is not a realbench run", path=str(out))
     atomic_write_bytes(meta_path, (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
+    for stale in out.rglob(".*.tmp"):  # temp files of a killed run's atomic writes
+        stale.unlink(missing_ok=True)
     return meta
 
 

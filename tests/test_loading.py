@@ -1,0 +1,157 @@
+"""Loading the release layout, task inference and every bad-input case."""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import make_scene, photo
+from realbench import RealBenchError, load_benchmark
+from realbench.loading import RealBenchWarning
+from realbench.scene import infer_task
+
+
+def test_release_layout_with_realbench_level_and_inferred_tasks(tmp_path):
+    root = tmp_path / "download" / "RealBench"
+    make_scene(root, "a_inpaint", hole="inpaint")
+    make_scene(root, "b_outpaint", hole="outpaint", refs=1)
+    bench = load_benchmark(tmp_path / "download")
+    assert bench.ids == ["a_inpaint", "b_outpaint"]
+    assert [s.task for s in bench] == ["inpaint", "outpaint"]
+    scene = bench["b_outpaint"]
+    assert scene.target.dtype == np.uint8 and scene.target.shape == (64, 80, 3)
+    assert scene.mask.dtype == bool and scene.mask.shape == (64, 80)
+    assert len(scene.refs) == 1 and not scene.target.flags.writeable
+    assert set(scene.source["files"]) == {"ref/00.jpg", "target/target.png", "target/mask.png", "target/gt.png"}
+
+
+def test_manifest_overrides_inferred_task(tmp_path):
+    make_scene(tmp_path, "x", hole="inpaint")
+    (tmp_path / "manifest.json").write_text(json.dumps({"scenes": {"x": {"task": "outpaint"}}}))
+    assert load_benchmark(tmp_path)["x"].task == "outpaint"
+
+
+def test_infer_task():
+    mask = np.zeros((10, 10), bool)
+    mask[3:6, 3:6] = True
+    assert infer_task(mask) == "inpaint"
+    mask[0, 5] = True
+    assert infer_task(mask) == "outpaint"
+
+
+def test_scene_subset_and_unknown_id(tmp_path):
+    make_scene(tmp_path, "garden")
+    make_scene(tmp_path, "kitchen")
+    assert load_benchmark(tmp_path, scenes=["kitchen"]).ids == ["kitchen"]
+    with pytest.raises(RealBenchError, match="Did you mean 'garden'"):
+        load_benchmark(tmp_path, scenes=["gardn"])
+
+
+def test_dev_data_five_scenes_with_right_tasks(dev_data):
+    bench = load_benchmark(dev_data)
+    tasks = {s.id: s.task for s in bench}
+    assert tasks == {"churchill": "inpaint", "flowerwoman": "outpaint", "pumpkinlady": "inpaint",
+                     "sacre_coeur": "outpaint", "wormhole": "outpaint"}
+    for scene in bench:
+        assert scene.target.shape == (512, 512, 3) and scene.gt.shape == (512, 512, 3)
+        assert 1 <= len(scene.refs) <= 5
+        # the target is white (or was transparent) exactly where the mask says missing
+        assert (scene.target[scene.mask] == 255).all()
+
+
+def _bad(tmp_path, match, scene="s1"):
+    with pytest.raises(RealBenchError, match=match) as info:
+        load_benchmark(tmp_path)
+    message = str(info.value)
+    assert "\n" not in message
+    if scene:
+        assert f"scene '{scene}'" in message
+    return message
+
+
+def test_corrupt_image(tmp_path):
+    folder = make_scene(tmp_path)
+    (folder / "target" / "gt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    assert "gt.png" in _bad(tmp_path, "cannot read image")
+
+
+def test_truncated_image(tmp_path):
+    folder = make_scene(tmp_path)
+    ref = folder / "ref" / "00.jpg"
+    ref.write_bytes(ref.read_bytes()[: 300])
+    assert "00.jpg" in _bad(tmp_path, "cannot read image")
+
+
+@pytest.mark.parametrize("name", ["target", "mask", "gt"])
+def test_missing_target_files(tmp_path, name):
+    folder = make_scene(tmp_path)
+    (folder / "target" / f"{name}.png").unlink()
+    assert f"{name}.png" in _bad(tmp_path, f"{name} image is missing")
+
+
+def test_missing_gt_allowed_when_not_required(tmp_path):
+    folder = make_scene(tmp_path)
+    (folder / "target" / "gt.png").unlink()
+    assert load_benchmark(tmp_path, require_gt=False)["s1"].gt is None
+
+
+def test_empty_mask(tmp_path):
+    folder = make_scene(tmp_path)
+    Image.fromarray(np.zeros((64, 80), np.uint8)).save(folder / "target" / "mask.png")
+    assert "mask.png" in _bad(tmp_path, "mask is empty")
+
+
+def test_mask_covering_everything(tmp_path):
+    folder = make_scene(tmp_path)
+    Image.fromarray(np.full((64, 80), 255, np.uint8)).save(folder / "target" / "mask.png")
+    _bad(tmp_path, "covers the whole image")
+
+
+def test_size_mismatch(tmp_path):
+    folder = make_scene(tmp_path)
+    Image.fromarray(photo(64, 96)).save(folder / "target" / "gt.png")
+    assert "gt.png" in _bad(tmp_path, "ground truth is 96x64 but target is 80x64")
+    folder = make_scene(tmp_path / "other")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder / "target" / "mask.png")
+    with pytest.raises(RealBenchError, match="mask is 32x32 but target is 80x64"):
+        load_benchmark(tmp_path / "other")
+
+
+def test_no_references(tmp_path):
+    folder = make_scene(tmp_path, refs=0)
+    (folder / "ref" / "readme.txt").write_text("no photos here")
+    _bad(tmp_path, "no reference images")
+
+
+def test_unreadable_folder(tmp_path, monkeypatch):
+    make_scene(tmp_path)
+    real_iterdir = Path.iterdir
+
+    def iterdir(self):
+        if self == tmp_path:
+            raise PermissionError(13, "Permission denied")
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    message = _bad(tmp_path, "cannot read folder", scene=None)
+    assert str(tmp_path) in message and "Permission denied" in message
+
+
+def test_not_a_folder_and_no_scenes(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(RealBenchError, match="not a folder"):
+        load_benchmark(tmp_path / "file.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RealBenchError, match="no scenes found"):
+        load_benchmark(tmp_path / "empty")
+
+
+def test_more_than_five_references_warns(tmp_path):
+    make_scene(tmp_path, refs=6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bench = load_benchmark(tmp_path)
+    assert len(bench["s1"].refs) == 6
+    assert any(issubclass(w.category, RealBenchWarning) and "6 references" in str(w.message) for w in caught)
