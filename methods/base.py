@@ -44,7 +44,7 @@ class Method:
     default_config: ClassVar[dict[str, Any]] = {"feather": 0}
 
     def __init__(self, config: dict[str, Any] | None = None):
-        self.config = merge_config(self.default_config, config or {}, self.info.name)
+        self.config = merge_config(self.default_config, config or {}, f"method '{self.info.name}'")
 
     @property
     def feather(self) -> int:
@@ -60,7 +60,7 @@ class Method:
         """Free per-scene state (GPU memory) after a scene is done."""
 
 
-def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], method: str) -> dict[str, Any]:
+def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], owner: str) -> dict[str, Any]:
     """Deep-merge dotted or nested ``overrides`` into ``defaults``; unknown keys are errors."""
     merged = copy.deepcopy(defaults)
     for key, value in flatten(overrides).items():
@@ -71,7 +71,7 @@ def merge_config(defaults: dict[str, Any], overrides: dict[str, Any], method: st
                 known = sorted(flatten(defaults))
                 close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
                 hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-                raise RealBenchError(f"method '{method}' has no setting '{key}'.{hint} Settings: {', '.join(known)}.")
+                raise RealBenchError(f"{owner} has no setting '{key}'.{hint} Settings: {', '.join(known) or 'none'}.")
             if depth == len(parts) - 1:
                 node[part] = value
             else:

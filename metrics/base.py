@@ -6,8 +6,9 @@ whether the metric looks only at the filled pixels, ``default_atol`` is the tole
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -36,11 +37,29 @@ class MetricInfo:
 class Metric:
     """A metric scores many samples of one scene against that scene's ground truth.
 
-    ``prepare(scene)`` computes whatever depends only on the ground truth (features, embeddings)
-    once per scene; ``score`` then scores a batch of samples against it.
+    ``prepare(scene)`` computes whatever depends only on the ground truth (features, embeddings);
+    ``reference(scene)`` caches it per scene content, so it is computed once per scene for every
+    sample of every method scored by this instance. ``score`` scores a batch of samples.
     """
 
     info: ClassVar[MetricInfo]
+    default_options: ClassVar[dict[str, Any]] = {}
+    cache_size: ClassVar[int] = 64
+
+    def __init__(self, weights: Mapping[str, str] | None = None, device: str | None = None, **options: Any):
+        from methods.base import merge_config
+
+        self.weights = dict(weights or {})
+        self.device = device
+        self.options = merge_config(self.default_options, options, f"metric '{self.info.name}'")
+        self._references: OrderedDict[str, Any] = OrderedDict()
+
+    def required_weights(self) -> list[str]:
+        """Names of the weights (``realbench.weights.SPECS``) this metric needs with its options."""
+        return []
+
+    def load(self) -> None:
+        """Load models (once); called before any scoring so a broken file fails early."""
 
     def protocol(self) -> dict[str, Any]:
         """Exactly what is measured: preprocessing, data range, mask rule, model and weights."""
@@ -49,8 +68,22 @@ class Metric:
     def prepare(self, scene: Scene) -> Any:
         return None
 
+    def reference(self, scene: Scene) -> Any:
+        key = scene.checksum
+        if key not in self._references:
+            self._references[key] = self.prepare(scene)
+            while len(self._references) > self.cache_size:
+                self._references.popitem(last=False)
+        self._references.move_to_end(key)
+        return self._references[key]
+
     def score(self, state: Any, scene: Scene, images: Sequence[np.ndarray]) -> list[float]:
         raise NotImplementedError
+
+    def __call__(self, scene: Scene, images: Sequence[np.ndarray]) -> list[float]:
+        """Score ``images`` of ``scene`` (notebook convenience)."""
+        self.load()
+        return self.score(self.reference(scene), scene, images)
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> None:

@@ -58,17 +58,32 @@ def _load_config(path: str | None) -> dict[str, Any]:
     return loaded
 
 
+def _metric_options(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in _key_values(pairs, "--metric-set").items():
+        if "." not in key:
+            raise RealBenchError(f"--metric-set expects METRIC.KEY=VALUE, got '{key}'")
+        metric, option = key.split(".", 1)
+        out.setdefault(metric, {})[option] = value
+    return out
+
+
 def cmd_evaluate(args) -> int:
     from .runner import evaluate
     from .tables import to_text
 
     config = _load_config(args.config)
+    weights = {str(k): str(v) for k, v in (config.pop("weights", None) or {}).items()}
+    weights.update({k: str(v) for k, v in _key_values(args.weights, "--weights").items()})
     config.update(_key_values(args.set, "--set"))
     result = evaluate(
         args.method, data=args.data, scenes=_csv_list(args.scenes) if args.scenes else None,
         samples=args.samples, seed=args.seed, metrics=_csv_list(args.metrics) if args.metrics else None,
-        out=args.out, config=config, progress=not args.no_progress,
+        out=args.out, config=config, progress=not args.no_progress, weights=weights,
+        metric_options=_metric_options(args.metric_set), skip_unavailable=args.skip_unavailable, device=args.device,
     )
+    for name, reason in result.meta.get("unavailable", {}).items():
+        print(f"warning: metric '{name}' recorded as unavailable: {reason}", file=sys.stderr)
     print(f"method {args.method}, config {result.meta['config_hash']}, data {result.meta['data']['name']}")
     print(to_text(result.summary()))
     print(f"records, images and summary.csv in {result.run_dir}")
@@ -116,6 +131,38 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .doctor import diagnose
+
+    weights = {k: str(v) for k, v in _key_values(args.weights, "--weights").items()}
+    rows = diagnose(weights)
+    for row in rows:
+        print(f"{row['kind']:6s} {row['name']:14s} {row['weights']:22s} {row['status']}")
+        if row["detail"]:
+            print(f"{'':44s}{row['detail']}")
+    missing = sum(r["status"] == "MISSING" for r in rows)
+    print(f"{len(rows) - missing} of {len(rows)} weight requirements available"
+          + ("" if not missing else "; fetch the missing ones with the commands above on a machine with internet"))
+    return 0
+
+
+def cmd_weights_list(args) -> int:
+    from .weights import SPECS
+
+    for spec in SPECS.values():
+        print(f"{spec.name:22s} {spec.kind:10s} {spec.repo_id or spec.url or '':45s} {spec.description}")
+    return 0
+
+
+def cmd_weights_download(args) -> int:
+    from .weights import SPECS, download
+
+    for name in args.names or list(SPECS):
+        resolved = download(name)
+        print(f"{name}: {resolved.path}")
+    return 0
+
+
 def cmd_data_info(args) -> int:
     from .loading import load_benchmark
 
@@ -154,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default: runs/<method>-<data>)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="method setting, e.g. radius=3 (repeatable)")
     p.add_argument("--config", help="YAML file of method settings (--set wins)")
+    p.add_argument("--weights", action="append", metavar="NAME=PATH",
+                   help="explicit weights location (see `realbench weights list`), repeatable")
+    p.add_argument("--metric-set", action="append", metavar="METRIC.KEY=VALUE",
+                   help="metric option, e.g. clip.model=ViT-B-16 (repeatable)")
+    p.add_argument("--skip-unavailable", action="store_true",
+                   help="record metrics whose weights are missing as unavailable instead of stopping")
+    p.add_argument("--device", help="torch device for learned metrics and methods (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
 
@@ -169,6 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", action="append", metavar="METRIC=TOL", help="relative tolerance (default 0)")
     p.add_argument("--atol", action="append", metavar="METRIC=TOL", help="absolute tolerance (default per metric)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("doctor", help="which pretrained weights each metric and method finds, and how to fetch the rest")
+    p.add_argument("--weights", action="append", metavar="NAME=PATH")
+    p.set_defaults(func=cmd_doctor)
+    weights = sub.add_parser("weights", help="list or fetch pretrained weights").add_subparsers(
+        dest="weights_command", required=True)
+    weights.add_parser("list", help="every weight file the project knows").set_defaults(func=cmd_weights_list)
+    p = weights.add_parser("download", help="fetch weights (needs internet; honours REALBENCH_WEIGHTS_DIR)")
+    p.add_argument("names", nargs="*", help="weights names (default: all)")
+    p.set_defaults(func=cmd_weights_download)
 
     sub.add_parser("methods", help="list methods").set_defaults(func=cmd_methods)
     sub.add_parser("metrics", help="list metrics").set_defaults(func=cmd_metrics)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +51,72 @@ def resolve_method(name: str, config: dict[str, Any] | None = None):
     return METHODS.get(name)(config or {})
 
 
-def resolve_metrics(names: Iterable[str]):
+_METRIC_INSTANCES: dict[tuple, Any] = {}
+
+
+def expand_metric_names(names: Iterable[str]) -> list[str]:
+    """Metric names with aliases (``table1``, ``default``) expanded, order kept, duplicates dropped."""
+    from metrics import ALIASES
+
+    out: list[str] = []
+    for name in names:
+        out += list(ALIASES.get(name, (name,)))
+    return list(dict.fromkeys(out))
+
+
+def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
+                    options: dict[str, dict[str, Any]] | None = None, skip_unavailable: bool = False,
+                    device: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Instantiate metrics and check their weights *before* any work.
+
+    Returns (usable metrics, unavailable metric -> reason). Missing weights are one error that
+    lists everything missing, unless ``skip_unavailable`` records those metrics as unavailable.
+    """
     from metrics import METRICS
 
-    return {name: METRICS.get(name)() for name in names}
+    from .weights import WeightsMissing, resolve
+
+    names = expand_metric_names(names)
+    options = options or {}
+    for name in options:
+        if name not in names:
+            raise RealBenchError(f"--metric-set given for '{name}', which is not among the metrics ({', '.join(names)})")
+    classes = {name: METRICS.get(name) for name in names}  # unknown names fail here, with a hint
+    scorers, missing = {}, {}
+    for name, cls in classes.items():
+        key = (name, canonical(options.get(name, {})), canonical(weights or {}), device,
+               os.environ.get("REALBENCH_WEIGHTS_DIR"))
+        scorer = _METRIC_INSTANCES.get(key) or cls(weights=weights, device=device, **options.get(name, {}))
+        problems = []
+        for weights_name in scorer.required_weights():
+            try:
+                resolve(weights_name, weights)
+            except WeightsMissing as exc:
+                problems.append(str(exc))
+        if problems:
+            missing[name] = " ".join(problems)
+            continue
+        _METRIC_INSTANCES[key] = scorer
+        scorers[name] = scorer
+    if missing and not skip_unavailable:
+        details = " | ".join(f"metric '{n}': {reason}" for n, reason in missing.items())
+        raise RealBenchError(f"missing weights for {len(missing)} metric(s), nothing was run. {details} "
+                             "(or pass --skip-unavailable to record them as unavailable)")
+    for name, scorer in scorers.items():
+        try:
+            scorer.load()
+        except RealBenchError:
+            raise
+        except Exception as exc:
+            first = (str(exc).splitlines() or [""])[0][:300]
+            raise RealBenchError(f"metric '{name}' could not load its model ({type(exc).__name__}: {first})") from None
+    return scorers, missing
+
+
+def canonical(obj: Any) -> str:
+    from .provenance import canonical_json
+
+    return canonical_json(obj)
 
 
 def _open_run_dir(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +158,10 @@ def evaluate(
     out: str | Path | None = None,
     config: dict[str, Any] | None = None,
     progress: bool = True,
+    weights: dict[str, str] | None = None,
+    metric_options: dict[str, dict[str, Any]] | None = None,
+    skip_unavailable: bool = False,
+    device: str | None = None,
 ) -> RunResult:
     """Run ``method`` on a benchmark and score it. Everything is validated before anything is written."""
     from metrics import DEFAULT_METRICS
@@ -103,8 +170,8 @@ def evaluate(
     if isinstance(data, Benchmark) and scenes is not None:
         bench = Benchmark(bench.name, bench.spec, bench.kind, [bench[s] for s in scenes])
     adapter = resolve_method(method, config)
-    metric_names = list(dict.fromkeys(metrics if metrics is not None else DEFAULT_METRICS))
-    scorers = resolve_metrics(metric_names)
+    metric_names = expand_metric_names(metrics if metrics is not None else DEFAULT_METRICS)
+    scorers, unavailable = resolve_metrics(metric_names, weights, metric_options, skip_unavailable, device)
     if samples is None:
         samples = 64 if adapter.info.stochastic else 1
     if samples < 1:
@@ -113,21 +180,21 @@ def evaluate(
         if scene.gt is None and scorers:
             raise RealBenchError("ground truth is needed to score", scene=scene.id)
 
+    protocols = {n: s.protocol() for n, s in scorers.items()}
     run_config = {"method": method, "method_version": adapter.info.version, "config": adapter.config, "seed": seed}
     chash = config_hash(run_config)
     out = Path(out) if out is not None else Path("runs") / f"{method}-{bench.name}"
     meta = {
         "method": method, "method_info": adapter.info.as_dict(), "config": adapter.config, "seed": seed,
         "config_hash": chash, "data": {"name": bench.name, "spec": bench.spec, "kind": bench.kind},
-        "metrics": metric_names,
+        "metrics": metric_names, "unavailable": unavailable,
         "metric_info": {n: s.info.as_dict() for n, s in scorers.items()},
-        "metric_protocols": {n: s.protocol() for n, s in scorers.items()},
+        "metric_protocols": protocols,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions(), "git": git_hash(),
     }
     meta = _open_run_dir(out, meta)
     store = RecordStore(out)
     done = store.load()
-    protocol_ids = {n: config_hash(s.protocol()) for n, s in scorers.items()}
     provenance = {"versions": versions(), "git": git_hash()}
 
     from tqdm.auto import tqdm
@@ -135,7 +202,7 @@ def evaluate(
     bar = tqdm(total=len(bench) * samples, desc=f"{method}", unit="sample", disable=not progress)
     for scene in bench:
         bar.set_postfix_str(scene.id)
-        _run_scene(scene, adapter, scorers, protocol_ids, samples, seed, chash, method, out, store, done,
+        _run_scene(scene, adapter, scorers, unavailable, protocols, samples, seed, chash, method, out, store, done,
                    provenance, bar)
     bar.close()
     result = RunResult(out, meta)
@@ -145,18 +212,19 @@ def evaluate(
     return result
 
 
-def _score(scorers, states, scene: Scene, images: list[np.ndarray], names: Iterable[str]) -> dict[str, dict]:
-    values: dict[str, list[float]] = {}
-    for name in names:
-        if name not in states:
-            states[name] = scorers[name].prepare(scene)
-        values[name] = scorers[name].score(states[name], scene, images)
-    return values
+def _score(scorers, scene: Scene, images: list[np.ndarray], names: Iterable[str]) -> dict[str, list]:
+    """Values per metric; the ground-truth side comes from each metric's per-scene cache."""
+    return {name: scorers[name].score(scorers[name].reference(scene), scene, images) for name in names}
 
 
-def _run_scene(scene, adapter, scorers, protocol_ids, samples, seed, chash, method, out, store, done,
+def _missing_metrics(record: dict[str, Any], scorers) -> list[str]:
+    """Usable metrics a record has no value for (never scored, or recorded as unavailable)."""
+    have = record.get("metrics", {})
+    return [n for n in scorers if have.get(n) is None]
+
+
+def _run_scene(scene, adapter, scorers, unavailable, protocols, samples, seed, chash, method, out, store, done,
                provenance, bar) -> None:
-    states: dict[str, Any] = {}
     todo, rescore = [], []
     for index in range(samples):
         record = done.get((method, scene.id, index))
@@ -167,18 +235,18 @@ def _run_scene(scene, adapter, scorers, protocol_ids, samples, seed, chash, meth
             raise RealBenchError(
                 "scene content changed since this run recorded it; use another --out", scene=scene.id, path=str(out)
             )
-        if set(scorers) - set(record.get("metrics", {})):
+        if _missing_metrics(record, scorers):
             rescore.append(record)
         else:
             bar.update(1)
 
     for record in rescore:  # recorded images that lack a requested metric
-        missing = [n for n in scorers if n not in record["metrics"]]
+        missing = _missing_metrics(record, scorers)
         image = read_rgb(out / record["image"], scene.id)
-        values = _score(scorers, states, scene, [image], missing)
+        values = _score(scorers, scene, [image], missing)
         record = dict(record)
         record["metrics"] = {**record["metrics"], **{n: v[0] for n, v in values.items()}}
-        record["metric_protocols"] = {**record.get("metric_protocols", {}), **{n: protocol_ids[n] for n in missing}}
+        record["metric_protocols"] = {**record.get("metric_protocols", {}), **{n: protocols[n] for n in missing}}
         store.append([record])
         bar.update(1)
 
@@ -201,7 +269,8 @@ def _run_scene(scene, adapter, scorers, protocol_ids, samples, seed, chash, meth
                     f"expected {scene.target.shape} uint8", scene=scene.id,
                 )
             images.append(composite(output.image, scene.target, scene.mask, adapter.feather))
-        values = _score(scorers, states, scene, images, scorers)
+        values = _score(scorers, scene, images, scorers)
+        values.update({name: [None] * len(images) for name in unavailable})
         records = []
         for position, (index, image, output) in enumerate(zip(chunk, images, outputs)):
             rel = Path("images") / scene.id / f"{index:03d}.png"
@@ -211,7 +280,7 @@ def _run_scene(scene, adapter, scorers, protocol_ids, samples, seed, chash, meth
                 "seed": seed + index, "config_hash": chash, "scene_checksum": scene.checksum,
                 "image": str(rel), "image_sha256": hashlib.sha256(image.tobytes()).hexdigest()[:16],
                 "metrics": {n: v[position] for n, v in values.items()},
-                "metric_protocols": dict(protocol_ids),
+                "metric_protocols": dict(protocols),
                 "info": output.info, "seconds": {"prepare": prepare_seconds, "generate": seconds},
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **provenance,
             })

@@ -1,0 +1,79 @@
+"""DreamSim (ensemble, the package's default) distance of the full images: 1 - cosine of the
+DreamSim embeddings, exactly as ``dreamsim``'s ``PerceptualModel.forward``; lower is better.
+
+The network sits behind a small backend interface (``embed(batch) -> embeddings``) so the
+metric's own logic (preprocessing, GT caching, batching) is tested offline with an injected
+backend; the real backend is the ``dreamsim`` package loaded from a local weight bundle.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+from realbench.weights import resolve
+
+from ._torch import cached_model, pick_device
+from .base import MetricInfo
+from .embedding import EmbeddingMetric
+
+IMAGE_SIZE = 224
+
+
+class DreamSimBackend(Protocol):
+    def embed(self, pixels): ...  # N x 3 x 224 x 224 in [0, 1] -> N x D
+
+
+def load_dreamsim(bundle: str, device) -> DreamSimBackend:
+    """The real package, from a folder that ``dreamsim(pretrained=True, cache_dir=...)`` filled."""
+    from dreamsim import dreamsim
+
+    cwd = os.getcwd()
+    os.chdir(bundle)  # its OpenCLIP part looks for weights under the working directory
+    try:
+        model, _ = dreamsim(pretrained=True, device=str(device), cache_dir=bundle)
+    finally:
+        os.chdir(cwd)
+    return model
+
+
+class DreamSim(EmbeddingMetric):
+    info = MetricInfo(
+        name="dreamsim", higher_is_better=False, range=(0.0, 2.0), level="mid", region="full", needs_weights=True,
+        description="DreamSim ensemble distance (1 - cosine of embeddings), full image",
+    )
+    distance = True
+
+    def __init__(self, weights=None, device=None, backend: DreamSimBackend | None = None, **options: Any):
+        super().__init__(weights, device, **options)
+        self._backend = backend
+
+    def required_weights(self) -> list[str]:
+        return [] if self._backend is not None else ["dreamsim-ensemble"]
+
+    def load(self) -> None:
+        if getattr(self, "_device", None) is None:
+            self._device = pick_device(self.device)
+        if self._backend is None:
+            self._resolved = resolve("dreamsim-ensemble", self.weights)
+            self._backend = cached_model(("dreamsim", str(self._resolved.path), str(self._device)),
+                                         lambda: load_dreamsim(str(self._resolved.path), self._device))
+
+    def protocol(self) -> dict[str, Any]:
+        self.load()
+        resolved = getattr(self, "_resolved", None)
+        return {
+            "model": "dreamsim ensemble (dino_vitb16, clip_vitb16, open_clip_vitb16; LoRA)",
+            "weights": resolved.id if resolved else f"injected backend {type(self._backend).__name__}",
+            "preprocess": f"PIL bicubic resize to {IMAGE_SIZE}x{IMAGE_SIZE}, [0, 1]",
+            "region": "full image", "score": "1 - cosine similarity",
+        }
+
+    def embed(self, images):
+        import numpy as np
+        import torch
+        from PIL import Image
+
+        resized = [np.asarray(Image.fromarray(image).resize((IMAGE_SIZE, IMAGE_SIZE), Image.BICUBIC))
+                   for image in images]
+        pixels = torch.from_numpy(np.stack(resized).astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+        return self._backend.embed(pixels.to(self._device))

@@ -1,0 +1,48 @@
+"""``realbench doctor``: for every metric and method, which weights it needs and whether they are here."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .errors import RealBenchError
+from .weights import WeightsMissing, get_spec, resolve
+
+
+def _requirements() -> list[tuple[str, str, list[str]]]:
+    from methods import METHODS
+    from metrics import METRICS
+
+    out = []
+    for name in METRICS.names():
+        cls = METRICS.get(name)
+        out.append(("metric", name, cls().required_weights() if cls.info.needs_weights else []))
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        needs = getattr(cls, "required_weights", None)
+        out.append(("method", name, needs(cls.default_config) if (cls.info.needs_weights and needs) else []))
+    return out
+
+
+def _needs(spec) -> str:
+    if spec.kind in ("hf_repo", "bundle"):
+        return f"a folder with {', '.join(spec.files)}"
+    return " or ".join(spec.files)
+
+
+def diagnose(overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for kind, name, needs in _requirements():
+        if not needs:
+            rows.append({"kind": kind, "name": name, "weights": "-", "status": "ok", "detail": "weight-free"})
+        for weights_name in needs:
+            try:
+                found = resolve(weights_name, overrides)
+                rows.append({"kind": kind, "name": name, "weights": weights_name, "status": "available",
+                             "detail": f"{found.source}: {found.path}"})
+            except WeightsMissing:
+                spec = get_spec(weights_name)
+                rows.append({"kind": kind, "name": name, "weights": weights_name, "status": "MISSING",
+                             "detail": f"needs {_needs(spec)}; fetch: {spec.fetch_command()}"})
+            except RealBenchError as exc:
+                rows.append({"kind": kind, "name": name, "weights": weights_name, "status": "MISSING",
+                             "detail": str(exc)})
+    return rows
