@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from realbench.weights import resolve
 
 from ._torch import cached_model, pick_device
@@ -69,7 +71,7 @@ class DINO(EmbeddingMetric):
         }
 
     def embed(self, images):
-        pixels = self._processor(images=list(images), return_tensors="pt")["pixel_values"].to(self._device)
+        pixels = self._processor(images=[np.array(i) for i in images], return_tensors="pt")["pixel_values"].to(self._device)
         return self._model(pixel_values=pixels).last_hidden_state[:, 0]
 
 
