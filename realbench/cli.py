@@ -76,6 +76,10 @@ def cmd_evaluate(args) -> int:
     weights = {str(k): str(v) for k, v in (config.pop("weights", None) or {}).items()}
     weights.update({k: str(v) for k, v in _key_values(args.weights, "--weights").items()})
     config.update(_key_values(args.set, "--set"))
+    if args.model:
+        config["model"] = args.model
+    if args.prompts:
+        config["prompts"] = args.prompts
     result = evaluate(
         args.method, data=args.data, scenes=_csv_list(args.scenes) if args.scenes else None,
         samples=args.samples, seed=args.seed, metrics=_csv_list(args.metrics) if args.metrics else None,
@@ -201,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default: runs/<method>-<data>)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="method setting, e.g. radius=3 (repeatable)")
     p.add_argument("--config", help="YAML file of method settings (--set wins)")
+    p.add_argument("--model", help="diffusion methods: base model, a hub id or a local diffusers folder")
+    p.add_argument("--prompts", help="sd-inpaint: JSON file {scene_id: prompt}")
     p.add_argument("--weights", action="append", metavar="NAME=PATH",
                    help="explicit weights location (see `realbench weights list`), repeatable")
     p.add_argument("--metric-set", action="append", metavar="METRIC.KEY=VALUE",

@@ -1,0 +1,136 @@
+"""RealFill speed: seconds per training step and per sampling step, peak memory, and the
+overhead of the full training step over a bare UNet forward+backward on the same batch.
+
+Two model sizes, both random weights saved to a temp folder and loaded through ``--model``:
+``tiny`` (the test model) and ``sd2`` (Stable Diffusion 2 inpainting's real architecture:
+UNet 320-640-1280-1280 with 9 input channels, the SD VAE, the OpenCLIP-H text encoder).
+On CPU it runs at small batch and 256 px; on CUDA at the paper's settings (batch 16, 512 px).
+Run: python benchmarks/realfill_speed.py [--size tiny|sd2|both] [--batch N] [--resolution R]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+
+def save_sd2_architecture(folder: Path) -> Path:
+    import torch
+    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from tiny_diffusion import build_clip_tokenizer
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=64, in_channels=9, out_channels=4, layers_per_block=2,
+        block_out_channels=(320, 640, 1280, 1280), attention_head_dim=(5, 10, 20, 20), cross_attention_dim=1024,
+        use_linear_projection=True,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"))
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(128, 256, 512, 512),
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        layers_per_block=2, sample_size=512)
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=1024, intermediate_size=4096,
+                                        num_hidden_layers=23, num_attention_heads=16, projection_dim=512,
+                                        hidden_act="gelu", max_position_embeddings=77))
+    StableDiffusionInpaintPipeline(
+        vae=vae, text_encoder=text, tokenizer=build_clip_tokenizer(folder / "tokenizer"), unet=unet,
+        scheduler=DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False).save_pretrained(folder)
+    return folder
+
+
+def bare_unet_step(method, batch: int, resolution: int, repeats: int = 2) -> float:
+    """Forward+backward of the LoRA-wrapped UNet alone on a batch of the same shape."""
+    import torch
+
+    unet, _ = method._wrap_lora(*method._fresh_models())
+    unet.train()
+    device = method._load_base()["device"]
+    latent = resolution // 8
+    x = torch.randn(batch, 9, latent, latent, device=device)
+    t = torch.randint(0, 1000, (batch,), device=device)
+    hidden = torch.randn(batch, 77, unet.base_model.model.config.cross_attention_dim, device=device)
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        unet(x, t, hidden).sample.float().pow(2).mean().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times[1:])
+
+
+def run(size: str, batch: int, resolution: int, steps: int) -> None:
+    import json
+
+    import numpy as np
+    import torch
+
+    from methods.realfill import RealFill
+    from realbench.scene import Scene
+    from tiny_diffusion import save_tiny_sd_inpainting
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / size
+        start = time.perf_counter()
+        (save_sd2_architecture if size == "sd2" else save_tiny_sd_inpainting)(model)
+        print(f"[{size}] built and saved random weights in {time.perf_counter() - start:.1f} s")
+        rng = np.random.default_rng(0)
+        gt = rng.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8)
+        mask = np.zeros((resolution, resolution), bool)
+        mask[:, : resolution // 3] = True
+        target = gt.copy()
+        target[mask] = 255
+        scene = Scene("bench", "outpaint", (gt, gt[::-1].copy()), target, mask, gt)
+        config = {"model": str(model), "train": {"steps": steps, "batch_size": batch, "resolution": resolution,
+                                                 "checkpoint_every": 10 ** 6},
+                  "sample": {"steps": 3, "batch": 1}}
+        method = RealFill(config)
+        method.prepare(scene, Path(tmp) / "work")
+        info = json.loads(next((Path(tmp) / "work").glob("lora-*/train.json")).read_text())
+        step_time = float(np.median(info["step_seconds"][1:] or info["step_seconds"]))
+        start = time.perf_counter()
+        method.generate(scene, [0])
+        sample_3 = time.perf_counter() - start
+        method.config["sample"]["steps"] = 6
+        start = time.perf_counter()
+        method.generate(scene, [0])
+        sample_per_step = (time.perf_counter() - start - sample_3) / 3
+        method.release()
+        bare = bare_unet_step(method, batch, resolution)
+        device = method._load_base()["device"]
+        if device.type == "cuda":
+            peak = f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB CUDA"
+        else:
+            peak = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB RSS"
+        print(f"[{size}] device {device}, batch {batch}, {resolution} px")
+        print(f"[{size}] train step (median of {steps - 1}): {step_time:8.3f} s")
+        print(f"[{size}] bare UNet fwd+bwd:            {bare:8.3f} s   overhead ratio {step_time / bare:.2f}")
+        print(f"[{size}] sampling step (1 sample):      {sample_per_step:8.3f} s")
+        print(f"[{size}] peak memory: {peak}")
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", default="both", choices=["tiny", "sd2", "both"])
+    cuda = torch.cuda.is_available()
+    parser.add_argument("--batch", type=int, default=16 if cuda else 2)
+    parser.add_argument("--resolution", type=int, default=512 if cuda else 256)
+    parser.add_argument("--steps", type=int, default=4)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cuda {cuda}")
+    for size in (["tiny", "sd2"] if args.size == "both" else [args.size]):
+        run(size, args.batch, args.resolution, args.steps)
+
+
+if __name__ == "__main__":
+    main()

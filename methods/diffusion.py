@@ -1,0 +1,109 @@
+"""Shared plumbing of the diffusion adapters: where the model comes from, device and dtype,
+per-sample generators, and the conversions between realbench arrays and pipeline inputs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from realbench.errors import RealBenchError
+from realbench.weights import SPECS, WeightSpec, register_weights, resolve
+
+SD2_INPAINTING = "stabilityai/stable-diffusion-2-inpainting"
+PAINT_BY_EXAMPLE = "Fantasy-Studio/Paint-by-Example"
+
+for _repo, _what in ((SD2_INPAINTING, "Stable Diffusion 2 inpainting (RealFill's base, SD-inpaint baseline)"),
+                     (PAINT_BY_EXAMPLE, "Paint-by-Example")):
+    register_weights(WeightSpec(_repo, "hf_repo", _what, repo_id=_repo, files=("model_index.json",)))
+
+
+def model_weights_name(model: str) -> str:
+    """Weights name for ``--model``: a hub id (registered on first use) or a local folder."""
+    if Path(model).expanduser().exists():
+        return str(Path(model).expanduser())
+    if model not in SPECS:
+        if model.count("/") != 1:
+            raise RealBenchError(f"model '{model}' is neither an existing folder nor a hub id (owner/name)")
+        register_weights(WeightSpec(model, "hf_repo", f"diffusers model {model}", repo_id=model,
+                                    files=("model_index.json",)))
+    return model
+
+
+def resolve_model(model: str) -> tuple[Path, str]:
+    """(local folder, weights id) for a hub id or a local diffusers folder; never downloads."""
+    local = Path(model).expanduser()
+    if local.exists():
+        if not (local / "model_index.json").is_file() and not (local / "unet").is_dir():
+            raise RealBenchError("not a diffusers model folder (no model_index.json or unet/)", path=str(local))
+        from realbench.weights import _content_hash
+
+        return local, f"{local.name}@{_content_hash(local)}"
+    found = resolve(model_weights_name(model))
+    return found.path, found.id
+
+
+def pick_device(name: str | None):
+    import torch
+
+    if name in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def pick_dtype(name: str, device) -> Any:
+    """fp16/bf16 only where they help (CUDA); the CPU always computes in float32."""
+    import torch
+
+    if device.type == "cpu":
+        return torch.float32
+    return {"no": torch.float32, "float32": torch.float32, "fp32": torch.float32, "fp16": torch.float16,
+            "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}[str(name)]
+
+
+def generators(seeds: Sequence[int], device) -> list:
+    """One generator per sample, so a sample's image depends only on its own seed."""
+    import torch
+
+    gen_device = "cpu" if device.type == "mps" else device
+    return [torch.Generator(device=gen_device).manual_seed(int(seed)) for seed in seeds]
+
+
+def pipeline_size(height: int, width: int, multiple: int = 8) -> tuple[int, int]:
+    return max(multiple, height // multiple * multiple), max(multiple, width // multiple * multiple)
+
+
+def to_pil(array: np.ndarray, size: tuple[int, int] | None = None):
+    """uint8 array -> PIL, resized (bicubic for images, nearest for masks) to ``size`` = (h, w)."""
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    if size is not None and (image.height, image.width) != size:
+        image = image.resize((size[1], size[0]), Image.NEAREST if array.ndim == 2 else Image.BICUBIC)
+    return image
+
+
+def from_pipeline(images: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
+    """Pipeline float output in [0, 1] -> uint8 arrays at the scene's size."""
+    out = []
+    for image in images:
+        array = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+        if array.shape[:2] != size:
+            array = np.asarray(to_pil(array, size))
+        out.append(array)
+    return out
+
+
+def dilated_mask(mask: np.ndarray, width: int) -> np.ndarray:
+    """The hole the pipeline is asked to fill: the mask grown by the feather width (as RealFill's
+    inference grows it with a 3x3 max filter before blurring)."""
+    import cv2
+
+    if width <= 0:
+        return mask.copy()
+    size = 2 * width + 1
+    return cv2.dilate(mask.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)

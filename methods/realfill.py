@@ -1,0 +1,313 @@
+"""``realfill``: RealFill (Tang et al., SIGGRAPH 2024) on diffusers + peft, defaults = the paper.
+
+prepare(scene): fine-tune LoRA adapters (rank 8) of Stable Diffusion 2 inpainting's UNet
+attention projections and text encoder q/k/v on the scene's references and target (see
+``realfill_data.py`` for masking and loss), saving them per scene under the run folder (peft
+format, safetensors) keyed by the training-config hash and the scene checksum, with periodic
+resumable checkpoints. generate(scene, seeds): DDPM sampling, 200 steps, guidance 1, the
+target and its (dilated) mask as conditioning, one generator per seed; the runner then
+alpha-composites each output over the target with a 1-pixel feather, as RealFill's inference does.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from realbench.errors import RealBenchError
+from realbench.provenance import config_hash
+
+from .base import Method, MethodInfo, Output
+from .diffusion import (SD2_INPAINTING, dilated_mask, from_pipeline, generators, model_weights_name, pick_device,
+                        pick_dtype, pipeline_size, resolve_model, to_pil)
+from .realfill_data import RealFillBatches, weighted_loss
+
+SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
+
+
+class RealFill(Method):
+    info = MethodInfo("realfill", stochastic=True, needs_weights=True,
+                      description="RealFill: LoRA fine-tune of SD2 inpainting per scene, then DDPM sampling")
+    default_config = {
+        "model": SD2_INPAINTING,
+        "prompt": "a photo of sks",
+        "feather": 1,
+        "device": "auto",
+        "train": {
+            "steps": 2000, "batch_size": 16, "resolution": 512, "unet_lr": 2e-4, "text_encoder_lr": 4e-5,
+            "warmup_steps": 100, "lora_rank": 8, "lora_alpha": 16, "lora_dropout": 0.1,
+            "unet_targets": ["to_q", "to_k", "to_v"], "text_targets": ["q_proj", "k_proj", "v_proj"],
+            "adam_betas": [0.9, 0.999], "weight_decay": 1e-2, "adam_eps": 1e-8, "max_grad_norm": 1.0,
+            "prompt_dropout": 0.1, "full_mask_prob": 0.1, "complement_prob": 0.5, "max_rectangles": 30,
+            "checkpoint_every": 250, "seed": 0, "mixed_precision": "no", "gradient_checkpointing": False,
+        },
+        "sample": {"steps": 200, "guidance": 1.0, "batch": 4, "scheduler": "ddpm", "dtype": "fp16"},
+    }
+
+    @classmethod
+    def required_weights(cls, config: dict[str, Any]) -> list[str]:
+        return [model_weights_name(config["model"])]
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        if self.config["sample"]["scheduler"] not in SCHEDULERS:
+            raise RealBenchError(f"sample.scheduler must be one of {', '.join(SCHEDULERS)}")
+        self.model_path, self.model_id = resolve_model(self.config["model"])  # missing weights fail here
+        self._base: dict[str, Any] | None = None
+        self._pipe = None
+
+    @property
+    def generation_batch(self) -> int:
+        return int(self.config["sample"]["batch"])
+
+    # ------------------------------------------------------------------ loading
+    def _load_base(self) -> dict[str, Any]:
+        """Frozen parts shared by all scenes: tokenizer, VAE, scheduler config."""
+        if self._base is None:
+            import torch
+            from diffusers import AutoencoderKL, DDPMScheduler
+            from transformers import CLIPTokenizer
+
+            device = pick_device(self.config["device"])
+            path = str(self.model_path)
+            vae = AutoencoderKL.from_pretrained(path, subfolder="vae").to(device).eval().requires_grad_(False)
+            self._base = {
+                "device": device, "vae": vae,
+                "tokenizer": CLIPTokenizer.from_pretrained(path, subfolder="tokenizer"),
+                "noise_scheduler": DDPMScheduler.from_pretrained(path, subfolder="scheduler"),
+                "dtype": torch.float32,
+            }
+        return self._base
+
+    def _fresh_models(self):
+        from diffusers import UNet2DConditionModel
+        from transformers import CLIPTextModel
+
+        path, device = str(self.model_path), self._load_base()["device"]
+        unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet").to(device)
+        text_encoder = CLIPTextModel.from_pretrained(path, subfolder="text_encoder").to(device)
+        return unet, text_encoder
+
+    def _wrap_lora(self, unet, text_encoder):
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        cfg = self.config["train"]
+        torch.manual_seed(int(cfg["seed"]))  # LoRA initialisation
+        common = dict(r=int(cfg["lora_rank"]), lora_alpha=int(cfg["lora_alpha"]),
+                      lora_dropout=float(cfg["lora_dropout"]), bias="none")
+        unet = get_peft_model(unet, LoraConfig(target_modules=list(cfg["unet_targets"]), **common))
+        text_encoder = get_peft_model(text_encoder, LoraConfig(target_modules=list(cfg["text_targets"]), **common))
+        return unet, text_encoder
+
+    def lora_key(self, scene) -> str:
+        return config_hash({"model": self.model_id, "prompt": self.config["prompt"], "train": self.config["train"],
+                            "scene": scene.checksum})
+
+    # ------------------------------------------------------------------ prepare = fit
+    def prepare(self, scene, workdir: Path) -> None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        self.release()
+        workdir = Path(workdir)
+        key = self.lora_key(scene)
+        lora_dir = workdir / f"lora-{key}"
+        unet, text_encoder = self._wrap_lora(*self._fresh_models())
+        if (lora_dir / "train.json").is_file():
+            for name, model in (("unet", unet), ("text_encoder", text_encoder)):
+                set_peft_model_state_dict(model, load_file(str(lora_dir / name / "adapter_model.safetensors")))
+        else:
+            self.train(scene, unet, text_encoder, lora_dir, workdir / f"checkpoint-{key}")
+        self._lora_id = f"lora-{key}"
+        self._pipe = self._pipeline(unet, text_encoder)
+
+    def train(self, scene, unet, text_encoder, lora_dir: Path, ckpt_dir: Path) -> list[float]:
+        """The RealFill fine-tune; resumes from ``ckpt_dir`` if a checkpoint is there."""
+        import torch
+        from diffusers.optimization import get_scheduler
+        from tqdm.auto import tqdm
+
+        cfg, base = self.config["train"], self._load_base()
+        device, vae, noise_scheduler = base["device"], base["vae"], base["noise_scheduler"]
+        mixed = pick_dtype(cfg["mixed_precision"], device)
+        if cfg["gradient_checkpointing"]:
+            unet.base_model.model.enable_gradient_checkpointing()
+            text_encoder.base_model.model.gradient_checkpointing_enable()
+        params = {"unet": [p for p in unet.parameters() if p.requires_grad],
+                  "text": [p for p in text_encoder.parameters() if p.requires_grad]}
+        optimizer = torch.optim.AdamW(
+            [{"params": params["unet"], "lr": float(cfg["unet_lr"])},
+             {"params": params["text"], "lr": float(cfg["text_encoder_lr"])}],
+            betas=tuple(cfg["adam_betas"]), weight_decay=float(cfg["weight_decay"]), eps=float(cfg["adam_eps"]))
+        lr_schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=int(cfg["warmup_steps"]))
+        scaler = torch.amp.GradScaler(device.type, enabled=mixed == torch.float16)
+        batches = RealFillBatches(scene.refs, scene.target, ~scene.mask, int(cfg["resolution"]),
+                                  int(cfg["batch_size"]), int(cfg["seed"]), float(cfg["full_mask_prob"]),
+                                  float(cfg["complement_prob"]), float(cfg["prompt_dropout"]),
+                                  int(cfg["max_rectangles"]))
+        noise_gen = torch.Generator(device=device).manual_seed(int(cfg["seed"]) + 1)
+        tokenizer = base["tokenizer"]
+        prompt_ids = tokenizer([self.config["prompt"], ""], padding="max_length", truncation=True,
+                               max_length=tokenizer.model_max_length, return_tensors="pt").input_ids.to(device)
+        scale = vae.config.scaling_factor
+        step, losses, step_seconds, started = 0, [], [], time.time()
+        if (ckpt_dir / "state.pt").is_file():
+            step, losses = self._load_checkpoint(ckpt_dir, unet, text_encoder, optimizer, lr_schedule, scaler,
+                                                 batches, noise_gen)
+        unet.train()
+        text_encoder.train()
+        total = int(cfg["steps"])
+        bar = tqdm(total=total, initial=step, desc=f"realfill fit {scene.id}", unit="step", leave=False)
+        while step < total:
+            step_start = time.perf_counter()
+            batch = batches.next()
+            # one batched VAE call for images and masked images; in half precision under mixed
+            # precision, as the community script casts its frozen VAE
+            with torch.no_grad(), torch.autocast(device.type, dtype=mixed, enabled=mixed != torch.float32):
+                pixels = torch.cat([batch.images, batch.conditioning]).to(device)
+                latents_all = vae.encode(pixels).latent_dist.sample(generator=noise_gen).float() * scale
+            latents, conditioning = latents_all.chunk(2)
+            size = latents.shape[2:]
+            masks = torch.nn.functional.interpolate(batch.masks.to(device), size=size)
+            weightings = torch.nn.functional.interpolate(batch.weightings.to(device), size=size)
+            noise = torch.randn(latents.shape, generator=noise_gen, device=device)
+            timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
+                                      generator=noise_gen, device=device)
+            noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+            with torch.autocast(device.type, dtype=mixed, enabled=mixed != torch.float32):
+                present = sorted(set(batch.prompt_index.tolist()))  # text encoder once per distinct prompt
+                encoded = text_encoder(prompt_ids[present])[0]
+                hidden = encoded[torch.tensor([present.index(p) for p in batch.prompt_index.tolist()], device=device)]
+                pred = unet(torch.cat([noisy, masks, conditioning], dim=1), timesteps, hidden).sample
+            loss = weighted_loss(pred, noise, weightings)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(params["unet"] + params["text"], float(cfg["max_grad_norm"]))
+            scaler.step(optimizer)
+            scaler.update()
+            lr_schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            losses.append(float(loss.detach()))
+            step_seconds.append(time.perf_counter() - step_start)
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            if step % int(cfg["checkpoint_every"]) == 0 and step < total:
+                self._save_checkpoint(ckpt_dir, step, losses, unet, text_encoder, optimizer, lr_schedule, scaler,
+                                      batches, noise_gen)
+        bar.close()
+        self._save_lora(lora_dir, unet, text_encoder, {"steps": step, "losses": losses, "step_seconds": step_seconds,
+                                                        "seconds": time.time() - started, "train": cfg,
+                                                        "model": self.model_id})
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        unet.eval()
+        text_encoder.eval()
+        return losses
+
+    # ------------------------------------------------------------------ persistence
+    @staticmethod
+    def _atomic_dir(final: Path, write) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        write(tmp)
+        old = final.with_name(f".{final.name}.old")
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _save_lora(self, lora_dir: Path, unet, text_encoder, info: dict) -> None:
+        def write(tmp: Path) -> None:
+            unet.save_pretrained(str(tmp / "unet"))
+            text_encoder.save_pretrained(str(tmp / "text_encoder"))
+            (tmp / "train.json").write_text(json.dumps(info, indent=1, default=str))
+
+        self._atomic_dir(lora_dir, write)
+
+    def _save_checkpoint(self, ckpt_dir, step, losses, unet, text_encoder, optimizer, lr_schedule, scaler, batches,
+                         noise_gen) -> None:
+        import torch
+
+        def write(tmp: Path) -> None:
+            unet.save_pretrained(str(tmp / "unet"))
+            text_encoder.save_pretrained(str(tmp / "text_encoder"))
+            torch.save({"step": step, "losses": losses, "optimizer": optimizer.state_dict(),
+                        "lr_schedule": lr_schedule.state_dict(), "scaler": scaler.state_dict(),
+                        "batches": batches.state(), "noise_gen": noise_gen.get_state(),
+                        "torch_rng": torch.get_rng_state(),
+                        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+                       tmp / "state.pt")
+
+        self._atomic_dir(ckpt_dir, write)
+
+    def _load_checkpoint(self, ckpt_dir, unet, text_encoder, optimizer, lr_schedule, scaler, batches, noise_gen):
+        import torch
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        for name, model in (("unet", unet), ("text_encoder", text_encoder)):
+            set_peft_model_state_dict(model, load_file(str(ckpt_dir / name / "adapter_model.safetensors")))
+        state = torch.load(ckpt_dir / "state.pt", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        lr_schedule.load_state_dict(state["lr_schedule"])
+        scaler.load_state_dict(state["scaler"])
+        batches.load_state(state["batches"])
+        noise_gen.set_state(state["noise_gen"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        return int(state["step"]), list(state["losses"])
+
+    # ------------------------------------------------------------------ sampling
+    def _pipeline(self, unet, text_encoder):
+        import diffusers
+        import torch
+        from diffusers import StableDiffusionInpaintPipeline
+
+        base = self._load_base()
+        device = base["device"]
+        dtype = pick_dtype(self.config["sample"]["dtype"], device)
+        scheduler_cls = getattr(diffusers, SCHEDULERS[self.config["sample"]["scheduler"]])
+        pipe = StableDiffusionInpaintPipeline(
+            vae=base["vae"], text_encoder=text_encoder.merge_and_unload().eval(), tokenizer=base["tokenizer"],
+            unet=unet.merge_and_unload().eval(), scheduler=scheduler_cls.from_config(base["noise_scheduler"].config),
+            safety_checker=None, feature_extractor=None, requires_safety_checker=False)  # no black-image replacement
+        pipe = pipe.to(device) if dtype == torch.float32 else pipe.to(device, dtype)
+        pipe.set_progress_bar_config(leave=False, desc="realfill sample")
+        return pipe
+
+    def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
+        import torch
+
+        if self._pipe is None:
+            raise RealBenchError("realfill.generate called before prepare", scene=scene.id)
+        size = pipeline_size(*scene.size)
+        mask = dilated_mask(scene.mask, self.feather).astype(np.uint8) * 255
+        n = len(seeds)
+        sample = self.config["sample"]
+        with torch.no_grad():
+            result = self._pipe(
+                prompt=[self.config["prompt"]] * n, image=[to_pil(scene.target, size)] * n,
+                mask_image=[to_pil(mask, size)] * n, height=size[0], width=size[1],
+                num_inference_steps=int(sample["steps"]), guidance_scale=float(sample["guidance"]),
+                generator=generators(seeds, self._pipe.device), output_type="np").images
+        info = {"lora": self._lora_id, "model": self.model_id, "scheduler": SCHEDULERS[sample["scheduler"]],
+                "steps": int(sample["steps"]), "guidance": float(sample["guidance"]), "safety_checker": None}
+        return [Output(image, {**info, "seed": int(seed)}) for image, seed in zip(from_pipeline(result, scene.size), seeds)]
+
+    def release(self) -> None:
+        self._pipe = None
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass

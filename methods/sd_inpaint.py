@@ -1,0 +1,92 @@
+"""``sd-inpaint``: plain Stable Diffusion 2 inpainting (RealFill's prompt-based baseline).
+
+The references are not used: only a text prompt, per scene from ``--prompts FILE.json``
+(``{"scene_id": "prompt"}``) or a generic default (recorded as such). 50 steps, guidance 7.5.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from realbench.errors import RealBenchError
+
+from .base import Method, MethodInfo, Output
+from .diffusion import (SD2_INPAINTING, dilated_mask, from_pipeline, generators, model_weights_name, pick_device,
+                        pick_dtype, pipeline_size, resolve_model, to_pil)
+
+DEFAULT_PROMPT = "a high quality photo"
+
+
+def load_prompts(path: str | None) -> dict[str, str]:
+    if not path:
+        return {}
+    try:
+        prompts = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise RealBenchError(f"cannot read prompts file ({exc.strerror})", path=str(path)) from None
+    except ValueError as exc:
+        raise RealBenchError(f"prompts file is not JSON ({exc})", path=str(path)) from None
+    if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
+        raise RealBenchError('prompts file must map scene ids to strings: {"scene_id": "prompt"}', path=str(path))
+    return prompts
+
+
+class SDInpaint(Method):
+    info = MethodInfo("sd-inpaint", stochastic=True, needs_weights=True,
+                      description="Stable Diffusion 2 inpainting with a text prompt (no references)")
+    default_config = {"model": SD2_INPAINTING, "prompts": None, "default_prompt": DEFAULT_PROMPT,
+                      "negative_prompt": "", "steps": 50, "guidance": 7.5, "batch": 4, "dtype": "fp16",
+                      "device": "auto", "feather": 1}
+
+    @classmethod
+    def required_weights(cls, config) -> list[str]:
+        return [model_weights_name(config["model"])]
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.prompts = load_prompts(self.config["prompts"])
+        self.model_path, self.model_id = resolve_model(self.config["model"])
+        self._pipe = None
+
+    @property
+    def generation_batch(self) -> int:
+        return int(self.config["batch"])
+
+    def _pipeline(self):
+        if self._pipe is None:
+            import diffusers
+            from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
+            from transformers import CLIPTextModel, CLIPTokenizer
+
+            path = str(self.model_path)
+            device = pick_device(self.config["device"])
+            dtype = pick_dtype(self.config["dtype"], device)
+            scheduler_cfg = json.loads((self.model_path / "scheduler" / "scheduler_config.json").read_text())
+            scheduler = getattr(diffusers, scheduler_cfg["_class_name"]).from_pretrained(path, subfolder="scheduler")
+            pipe = StableDiffusionInpaintPipeline(
+                vae=AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dtype),
+                text_encoder=CLIPTextModel.from_pretrained(path, subfolder="text_encoder", torch_dtype=dtype),
+                tokenizer=CLIPTokenizer.from_pretrained(path, subfolder="tokenizer"),
+                unet=UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype),
+                scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+            self._pipe = pipe.to(device)
+            self._pipe.set_progress_bar_config(leave=False, desc="sd-inpaint")
+        return self._pipe
+
+    def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
+        pipe = self._pipeline()
+        prompt = self.prompts.get(scene.id, self.config["default_prompt"])
+        size = pipeline_size(*scene.size)
+        mask = dilated_mask(scene.mask, self.feather).astype(np.uint8) * 255
+        n = len(seeds)
+        result = pipe(prompt=[prompt] * n, negative_prompt=[self.config["negative_prompt"]] * n,
+                      image=[to_pil(scene.target, size)] * n, mask_image=[to_pil(mask, size)] * n,
+                      height=size[0], width=size[1], num_inference_steps=int(self.config["steps"]),
+                      guidance_scale=float(self.config["guidance"]), generator=generators(seeds, pipe.device),
+                      output_type="np").images
+        info = {"prompt": prompt, "prompt_source": "prompts file" if scene.id in self.prompts else "generic default",
+                "model": self.model_id, "safety_checker": None}
+        return [Output(image, {**info, "seed": int(s)}) for image, s in zip(from_pipeline(result, scene.size), seeds)]

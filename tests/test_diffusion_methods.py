@@ -1,0 +1,156 @@
+"""RealFill, SD inpainting and Paint-by-Example on tiny random models loaded through --model."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from realbench import RealBenchError, evaluate
+from realbench.cli import main
+from realbench.compositing import feather_band
+from realbench.imageio import read_rgb
+from realbench.records import read_records
+from tiny_diffusion import save_tiny_paint_by_example, save_tiny_sd_inpainting
+
+SCENE = "chelsea-defocus"
+FAST_TRAIN = {"train": {"steps": 2, "batch_size": 4, "resolution": 64, "checkpoint_every": 1000},
+              "sample": {"steps": 2, "batch": 2}}
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory):
+    return save_tiny_sd_inpainting(tmp_path_factory.mktemp("models") / "sd2-inpainting")
+
+
+@pytest.fixture(scope="module")
+def tiny_pbe(tmp_path_factory):
+    return save_tiny_paint_by_example(tmp_path_factory.mktemp("models") / "paint-by-example")
+
+
+def _check_known_pixels(out, bench, feather):
+    for record in read_records(out / "records.jsonl"):
+        scene = bench[record["scene"]]
+        image = read_rgb(out / record["image"])
+        outside = ~scene.mask & ~feather_band(scene.mask, feather)
+        np.testing.assert_array_equal(image[outside], scene.target[outside])
+        assert record["info"]["safety_checker"] is None
+
+
+def test_realfill_end_to_end_through_the_cli(tiny_sd, sample_bench, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["evaluate", "--method", "realfill", "--model", str(tiny_sd), "--scenes", SCENE, "--samples", "2",
+            "--set", "train.steps=2", "--set", "train.batch_size=4", "--set", "train.resolution=64",
+            "--set", "sample.steps=2", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    records = read_records(out / "records.jsonl")
+    assert [r["seed"] for r in records] == [0, 1]
+    assert records[0]["info"]["scheduler"] == "DDPMScheduler" and records[0]["info"]["lora"].startswith("lora-")
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["config"]["train"]["lora_rank"] == 8 and meta["config"]["sample"]["guidance"] == 1.0
+    lora = next((out / "work" / SCENE).glob("lora-*"))
+    for part in ("unet", "text_encoder"):
+        assert (lora / part / "adapter_model.safetensors").is_file()
+        assert json.loads((lora / part / "adapter_config.json").read_text())["r"] == 8
+    assert len(json.loads((lora / "train.json").read_text())["losses"]) == 2
+    _check_known_pixels(out, sample_bench, feather=1)
+    # a rerun reuses the LoRA and the records: no training, no sampling
+    mtime = (lora / "unet" / "adapter_model.safetensors").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (lora / "unet" / "adapter_model.safetensors").stat().st_mtime_ns == mtime
+    assert len(read_records(out / "records.jsonl")) == 2
+
+
+def test_sd_inpaint_end_to_end_with_prompts(tiny_sd, sample_bench, tmp_path):
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps({SCENE: "a photo of a cat"}))
+    out = tmp_path / "run"
+    assert main(["evaluate", "--method", "sd-inpaint", "--model", str(tiny_sd), "--scenes", f"{SCENE},rocket-style",
+                 "--samples", "2", "--set", "steps=2", "--prompts", str(prompts), "--no-progress",
+                 "--out", str(out)]) == 0
+    info = {r["scene"]: r["info"] for r in read_records(out / "records.jsonl")}
+    assert info[SCENE]["prompt"] == "a photo of a cat" and info[SCENE]["prompt_source"] == "prompts file"
+    assert info["rocket-style"]["prompt_source"] == "generic default"
+    _check_known_pixels(out, sample_bench, feather=1)
+
+
+def test_paint_by_example_loads_hub_layout_and_records_reference(tiny_pbe, sample_bench, tmp_path):
+    index = json.loads((tiny_pbe / "model_index.json").read_text())
+    assert index["image_encoder"] == ["paint_by_example", "PaintByExampleImageEncoder"]  # the hub's entry
+    out = tmp_path / "run"
+    assert main(["evaluate", "--method", "paint-by-example", "--model", str(tiny_pbe), "--scenes", SCENE,
+                 "--samples", "4", "--set", "steps=2", "--no-progress", "--out", str(out)]) == 0
+    records = read_records(out / "records.jsonl")
+    from methods.paint_by_example import PaintByExample
+
+    refs = len(sample_bench[SCENE].refs)
+    assert [r["info"]["reference_index"] for r in records] == [
+        PaintByExample.reference_index(r["seed"], refs) for r in records]
+    assert len({r["info"]["reference_index"] for r in records}) > 1
+    _check_known_pixels(out, sample_bench, feather=1)
+
+
+def test_saved_lora_reloads_to_identical_samples_and_same_seed_same_images(tiny_sd, sample_bench, tmp_path):
+    from methods.realfill import RealFill
+
+    scene = sample_bench[SCENE]
+    config = {"model": str(tiny_sd), **FAST_TRAIN}
+    first = RealFill(config)
+    first.prepare(scene, tmp_path)  # trains and saves
+    a = [o.image for o in first.generate(scene, [5, 6])]
+    again = [o.image for o in first.generate(scene, [5, 6])]
+    second = RealFill(config)
+    second.prepare(scene, tmp_path)  # loads the saved LoRA
+    b = [o.image for o in second.generate(scene, [5, 6])]
+    for x, y, z in zip(a, again, b):
+        np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(x, z)
+    assert not np.array_equal(a[0], a[1])  # different seeds differ
+
+
+def test_training_resumes_from_a_checkpoint_to_the_same_lora(tiny_sd, sample_bench, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    import methods.realfill as realfill_module
+    from methods.realfill import RealFill
+
+    scene = sample_bench[SCENE]
+    config = {"model": str(tiny_sd), "train": {**FAST_TRAIN["train"], "steps": 4, "checkpoint_every": 2},
+              "sample": FAST_TRAIN["sample"]}
+    RealFill(config).prepare(scene, tmp_path / "straight")
+
+    calls = {"n": 0}
+    real_loss = realfill_module.weighted_loss
+
+    def failing_loss(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # killed during step 3, after the step-2 checkpoint
+        return real_loss(*args)
+
+    monkeypatch.setattr(realfill_module, "weighted_loss", failing_loss)
+    with pytest.raises(KeyboardInterrupt):
+        RealFill(config).prepare(scene, tmp_path / "resumed")
+    assert list((tmp_path / "resumed").glob("checkpoint-*/state.pt"))
+    monkeypatch.setattr(realfill_module, "weighted_loss", real_loss)
+    RealFill(config).prepare(scene, tmp_path / "resumed")
+    assert not list((tmp_path / "resumed").glob("checkpoint-*"))
+    for part in ("unet", "text_encoder"):
+        straight = load_file(str(next((tmp_path / "straight").glob("lora-*")) / part / "adapter_model.safetensors"))
+        resumed = load_file(str(next((tmp_path / "resumed").glob("lora-*")) / part / "adapter_model.safetensors"))
+        assert straight.keys() == resumed.keys()
+        for key in straight:
+            torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0)
+
+
+def test_missing_base_model_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("REALBENCH_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    assert main(["evaluate", "--method", "realfill", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stabilityai/stable-diffusion-2-inpainting" in err
+    assert "realbench weights download stabilityai/stable-diffusion-2-inpainting" in err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(RealBenchError, match="neither an existing folder nor a hub id"):
+        evaluate("sd-inpaint", config={"model": "not-a-model"}, progress=False)

@@ -1,0 +1,94 @@
+"""Tiny random SD2-inpainting-style and Paint-by-Example models, saved with ``save_pretrained``
+in the hub repositories' layouts, so tests load them through ``--model <dir>`` like users do."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+
+def build_clip_tokenizer(folder: Path):
+    """A real CLIP BPE tokenizer written offline from the vocabulary file open_clip ships."""
+    import open_clip.tokenizer as oct
+    from transformers import CLIPTokenizer
+
+    bpe_path = Path(oct.default_bpe())
+    merges = gzip.open(bpe_path).read().decode("utf-8").split("\n")[1:49152 - 256 - 2 + 1]
+    merges = [tuple(m.split()) for m in merges]
+    vocab = list(oct.bytes_to_unicode().values())
+    vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77,
+                              pad_token="<|endoftext|>")
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def _unet(cross_attention_dim: int):
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=16, in_channels=9, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=cross_attention_dim, attention_head_dim=4, norm_num_groups=8)
+
+
+def _vae():
+    from diffusers import AutoencoderKL
+
+    # four blocks: the same 8x downsampling as SD's VAE, so a 256 px scene has 32 x 32 latents
+    return AutoencoderKL(in_channels=3, out_channels=3, block_out_channels=(8, 16, 16, 16), latent_channels=4,
+                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         norm_num_groups=8, layers_per_block=1, sample_size=64)
+
+
+def save_tiny_sd_inpainting(folder: Path, seed: int = 0) -> Path:
+    """Same files as stabilityai/stable-diffusion-2-inpainting: unet (9 input channels), vae,
+    text_encoder, tokenizer, scheduler, model_index.json."""
+    import torch
+    from diffusers import DDPMScheduler, StableDiffusionInpaintPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    tokenizer = build_clip_tokenizer(folder / "tokenizer")
+    text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, intermediate_size=37,
+                                                num_hidden_layers=2, num_attention_heads=4,
+                                                max_position_embeddings=77))
+    pipe = StableDiffusionInpaintPipeline(
+        vae=_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=_unet(32),
+        scheduler=DDPMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
+                                beta_end=0.012),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_paint_by_example(folder: Path, seed: int = 0) -> Path:
+    """Same layout as Fantasy-Studio/Paint-by-Example, including the model_index.json entry
+    ``"image_encoder": ["paint_by_example", "PaintByExampleImageEncoder"]`` that trips current diffusers."""
+    import torch
+    from diffusers import PNDMScheduler
+    from transformers import CLIPImageProcessor, CLIPVisionConfig
+
+    from methods.paint_by_example import image_encoder_class
+
+    torch.manual_seed(seed)
+    encoder = image_encoder_class()(CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                                     num_attention_heads=4, image_size=32, patch_size=8,
+                                                     projection_dim=32), proj_size=32)
+    folder.mkdir(parents=True, exist_ok=True)
+    _unet(32).save_pretrained(folder / "unet")
+    _vae().save_pretrained(folder / "vae")
+    encoder.save_pretrained(folder / "image_encoder")
+    PNDMScheduler(skip_prk_steps=True).save_pretrained(folder / "scheduler")
+    CLIPImageProcessor(crop_size=32, size={"shortest_edge": 32}).save_pretrained(folder / "feature_extractor")
+    (folder / "model_index.json").write_text(json.dumps({
+        "_class_name": "PaintByExamplePipeline", "_diffusers_version": "0.9.0",
+        "feature_extractor": ["transformers", "CLIPImageProcessor"],
+        "image_encoder": ["paint_by_example", "PaintByExampleImageEncoder"],
+        "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"],
+        "scheduler": ["diffusers", "PNDMScheduler"], "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"]}, indent=2))
+    return folder
