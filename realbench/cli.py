@@ -141,9 +141,9 @@ def cmd_doctor(args) -> int:
     weights = {k: str(v) for k, v in _key_values(args.weights, "--weights").items()}
     rows = diagnose(weights)
     for row in rows:
-        print(f"{row['kind']:6s} {row['name']:14s} {row['weights']:22s} {row['status']}")
+        print(f"{row['kind']:6s} {row['name']:16s} {row['weights']:41s} {row['status']}")
         if row["detail"]:
-            print(f"{'':44s}{row['detail']}")
+            print(f"{'':7s}{row['detail']}")
     missing = sum(r["status"] == "MISSING" for r in rows)
     print(f"{len(rows) - missing} of {len(rows)} weight requirements available"
           + ("" if not missing else "; fetch the missing ones with the commands above on a machine with internet"))
