@@ -50,6 +50,26 @@ class Method:
     def feather(self) -> int:
         return int(self.config.get("feather", 0))
 
+    @property
+    def composites(self) -> bool:
+        """Whether the runner pastes the known pixels back over every output (almost always)."""
+        return True
+
+    generation_batch: int = 8  # seeds per generate() call
+
+    def check_scenes(self, scene_ids: list[str]) -> None:
+        """Fail before any work if the method cannot run these scenes."""
+
+    def sample_count(self, scene: Scene, requested: int | None) -> int:
+        """Samples for a scene: as asked, else 64 (RealFill's count) if stochastic, else 1."""
+        if requested is not None:
+            return requested
+        return 64 if self.info.stochastic else 1
+
+    def seed_for(self, base_seed: int, index: int) -> int:
+        """Seed of sample ``index``: ``base_seed + index``, recorded with the sample."""
+        return base_seed + index
+
     def prepare(self, scene: Scene, workdir: Path) -> None:
         """Per-scene fitting; the default has nothing to fit."""
 

@@ -80,6 +80,10 @@ def cmd_evaluate(args) -> int:
         config["model"] = args.model
     if args.prompts:
         config["prompts"] = args.prompts
+    if args.resize:
+        config["resize"] = True
+    if args.composite:
+        config["composite"] = True
     result = evaluate(
         args.method, data=args.data, scenes=_csv_list(args.scenes) if args.scenes else None,
         samples=args.samples, seed=args.seed, metrics=_csv_list(args.metrics) if args.metrics else None,
@@ -111,6 +115,14 @@ def cmd_check(args) -> int:
     result = check(args.runs, args.baseline, rtol=_floats(args.rtol, "--rtol"), atol=_floats(args.atol, "--atol"))
     print(result.report())
     return 0 if result.passed else 1
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    path = build_report(args.runs, args.out, by=args.by, data=args.data)
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    return 0
 
 
 def cmd_methods(args) -> int:
@@ -196,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("evaluate", help="generate samples with a method and score them")
-    p.add_argument("--method", required=True, help="registered name (see `realbench methods`) or module:Class")
+    p.add_argument("--method", required=True,
+                   help="registered name (see `realbench methods`), folder:PATH (images made elsewhere) or module:Class")
     p.add_argument("--data", default="sample", help="'sample' (default), a RealBench folder, a saved dataset or a hub id")
     p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
     p.add_argument("--samples", type=int, help="samples per scene (default: 64 for stochastic methods, else 1)")
@@ -207,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of method settings (--set wins)")
     p.add_argument("--model", help="diffusion methods: base model, a hub id or a local diffusers folder")
     p.add_argument("--prompts", help="sd-inpaint: JSON file {scene_id: prompt}")
+    p.add_argument("--resize", action="store_true", help="folder:PATH: resample images whose size differs from the target")
+    p.add_argument("--composite", action="store_true", help="folder:PATH: paste the target's known pixels back first")
     p.add_argument("--weights", action="append", metavar="NAME=PATH",
                    help="explicit weights location (see `realbench weights list`), repeatable")
     p.add_argument("--metric-set", action="append", metavar="METRIC.KEY=VALUE",
@@ -229,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", action="append", metavar="METRIC=TOL", help="relative tolerance (default 0)")
     p.add_argument("--atol", action="append", metavar="METRIC=TOL", help="absolute tolerance (default per metric)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("report", help="one HTML page: leaderboard, plots, per-scene images and best/worst samples")
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--out", default="report.html", help="HTML path (scene images go to <name>_files/ beside it)")
+    p.add_argument("--by", help="metric that picks each method's best and worst sample (default: the first)")
+    p.add_argument("--data", help="where the scenes are, if not where the runs recorded")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("doctor", help="which pretrained weights each metric and method finds, and how to fetch the rest")
     p.add_argument("--weights", action="append", metavar="NAME=PATH")

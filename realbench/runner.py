@@ -46,8 +46,13 @@ class RunResult:
 
 
 def resolve_method(name: str, config: dict[str, Any] | None = None):
+    """A registered method, ``module:Class``, or ``folder:PATH`` for images made elsewhere."""
     from methods import METHODS
 
+    if name.startswith("folder:"):
+        from methods.folder import FolderMethod
+
+        return FolderMethod({**(config or {}), "path": name[len("folder:"):]})
     return METHODS.get(name)(config or {})
 
 
@@ -172,10 +177,10 @@ def evaluate(
     adapter = resolve_method(method, config)
     metric_names = expand_metric_names(metrics if metrics is not None else DEFAULT_METRICS)
     scorers, unavailable = resolve_metrics(metric_names, weights, metric_options, skip_unavailable, device)
-    if samples is None:
-        samples = 64 if adapter.info.stochastic else 1
-    if samples < 1:
+    if samples is not None and samples < 1:
         raise RealBenchError("--samples must be at least 1")
+    adapter.check_scenes(bench.ids)
+    counts = {scene.id: adapter.sample_count(scene, samples) for scene in bench}
     for scene in bench:
         if scene.gt is None and scorers:
             raise RealBenchError("ground truth is needed to score", scene=scene.id)
@@ -183,7 +188,8 @@ def evaluate(
     protocols = {n: s.protocol() for n, s in scorers.items()}
     run_config = {"method": method, "method_version": adapter.info.version, "config": adapter.config, "seed": seed}
     chash = config_hash(run_config)
-    out = Path(out) if out is not None else Path("runs") / f"{method}-{bench.name}"
+    label = method if not method.startswith("folder:") else f"folder-{Path(method[7:]).name}"
+    out = Path(out) if out is not None else Path("runs") / f"{label.replace(':', '-')}-{bench.name}"
     meta = {
         "method": method, "method_info": adapter.info.as_dict(), "config": adapter.config, "seed": seed,
         "config_hash": chash, "data": {"name": bench.name, "spec": bench.spec, "kind": bench.kind},
@@ -199,11 +205,11 @@ def evaluate(
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(bench) * samples, desc=f"{method}", unit="sample", disable=not progress)
+    bar = tqdm(total=sum(counts.values()), desc=f"{method}", unit="sample", disable=not progress)
     for scene in bench:
         bar.set_postfix_str(scene.id)
-        _run_scene(scene, adapter, scorers, unavailable, protocols, samples, seed, chash, method, out, store, done,
-                   provenance, bar)
+        _run_scene(scene, adapter, scorers, unavailable, protocols, counts[scene.id], seed, chash, method, out,
+                   store, done, provenance, bar)
     bar.close()
     result = RunResult(out, meta)
     from .tables import write_summary
@@ -255,9 +261,9 @@ def _run_scene(scene, adapter, scorers, unavailable, protocols, samples, seed, c
     started = time.perf_counter()
     adapter.prepare(scene, out / "work" / scene.id)
     prepare_seconds = time.perf_counter() - started
-    batch = int(getattr(adapter, "generation_batch", 8))
+    batch = int(adapter.generation_batch)
     for chunk in _chunks(todo, batch):
-        seeds = [seed + index for index in chunk]
+        seeds = [adapter.seed_for(seed, index) for index in chunk]
         started = time.perf_counter()
         outputs = adapter.generate(scene, seeds)
         seconds = (time.perf_counter() - started) / max(len(chunk), 1)
@@ -268,7 +274,8 @@ def _run_scene(scene, adapter, scorers, unavailable, protocols, samples, seed, c
                     f"method '{method}' returned an image of shape {output.image.shape} {output.image.dtype}, "
                     f"expected {scene.target.shape} uint8", scene=scene.id,
                 )
-            images.append(composite(output.image, scene.target, scene.mask, adapter.feather))
+            images.append(composite(output.image, scene.target, scene.mask, adapter.feather)
+                          if adapter.composites else output.image)
         values = _score(scorers, scene, images, scorers)
         values.update({name: [None] * len(images) for name in unavailable})
         records = []
@@ -277,7 +284,7 @@ def _run_scene(scene, adapter, scorers, unavailable, protocols, samples, seed, c
             write_png(out / rel, image)
             records.append({
                 "method": method, "scene": scene.id, "task": scene.task, "sample": index,
-                "seed": seed + index, "config_hash": chash, "scene_checksum": scene.checksum,
+                "seed": seeds[position], "config_hash": chash, "scene_checksum": scene.checksum,
                 "image": str(rel), "image_sha256": hashlib.sha256(image.tobytes()).hexdigest()[:16],
                 "metrics": {n: v[position] for n, v in values.items()},
                 "metric_protocols": dict(protocols),

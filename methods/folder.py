@@ -1,0 +1,77 @@
+"""``folder:PATH``: score images made anywhere else (Photoshop Generative Fill, the public
+RealFill ``infer.py``, your own method). Layout: ``PATH/<scene_id>/*.png|jpg``, one file per
+sample, in sorted order. Sizes must match the target unless ``resize`` is set (recorded), and
+the known pixels are pasted back only with ``composite`` (so a tool that alters known pixels is
+scored as it is, unless you ask otherwise).
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from realbench.errors import RealBenchError
+from realbench.imageio import list_images, read_rgb
+
+from .base import Method, MethodInfo, Output
+
+
+class FolderMethod(Method):
+    info = MethodInfo("folder", stochastic=True, description="images made elsewhere, read from PATH/<scene_id>/")
+    default_config = {"path": "", "resize": False, "composite": False, "feather": 0}
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.root = Path(str(self.config["path"])).expanduser()
+        if not self.root.is_dir():
+            raise RealBenchError("outputs folder does not exist", path=str(self.root))
+
+    @property
+    def composites(self) -> bool:
+        return bool(self.config["composite"])
+
+    def files(self, scene_id: str) -> list[Path]:
+        folder = self.root / scene_id
+        return list_images(folder) if folder.is_dir() else []
+
+    def check_scenes(self, scene_ids: list[str]) -> None:
+        """Every scene must have outputs: report all missing ones at once, before any work."""
+        missing = [s for s in scene_ids if not self.files(s)]
+        if missing:
+            raise RealBenchError(
+                f"no images for {len(missing)} of {len(scene_ids)} scenes: {', '.join(missing)} "
+                f"(expected {self.root}/<scene_id>/*.png; use --scenes to score a subset)", path=str(self.root))
+
+    def sample_count(self, scene, requested: int | None) -> int:
+        available = len(self.files(scene.id))
+        if requested is None:
+            return available
+        if requested > available:
+            raise RealBenchError(f"{requested} samples asked for, {available} images found", scene=scene.id,
+                                 path=str(self.root / scene.id))
+        return requested
+
+    def seed_for(self, base_seed: int, index: int) -> int:
+        return index  # the "seed" of a file is its position in the sorted folder
+
+    def generate(self, scene, seeds):
+        files = self.files(scene.id)
+        outputs = []
+        for index in seeds:
+            path = files[int(index)]
+            image = read_rgb(path, scene.id)
+            info = {"file": str(path), "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+                    "composited": self.composites}
+            if image.shape != scene.target.shape:
+                if not self.config["resize"]:
+                    h, w = scene.size
+                    raise RealBenchError(
+                        f"image is {image.shape[1]}x{image.shape[0]}, target is {w}x{h} (pass --resize to resample)",
+                        scene=scene.id, path=str(path))
+                from PIL import Image
+
+                info["resized_from"] = [image.shape[1], image.shape[0]]
+                image = np.asarray(Image.fromarray(image).resize((scene.size[1], scene.size[0]), Image.LANCZOS))
+            outputs.append(Output(image, info))
+        return outputs
