@@ -89,11 +89,17 @@ def cmd_evaluate(args) -> int:
         samples=args.samples, seed=args.seed, metrics=_csv_list(args.metrics) if args.metrics else None,
         out=args.out, config=config, progress=not args.no_progress, weights=weights,
         metric_options=_metric_options(args.metric_set), skip_unavailable=args.skip_unavailable, device=args.device,
+        select=not args.no_select, keep=args.keep, max_refs=args.max_refs, shard=args.shard, executor=args.executor,
+        ray_address=args.ray_address, ray_gpus_per_task=args.ray_gpus_per_task,
     )
     for name, reason in result.meta.get("unavailable", {}).items():
         print(f"warning: metric '{name}' recorded as unavailable: {reason}", file=sys.stderr)
-    print(f"method {args.method}, config {result.meta['config_hash']}, data {result.meta['data']['name']}")
+    print(f"method {args.method}, config {result.meta['config_hash']}, data {result.meta['data']['name']}"
+          + (f", shard {result.meta['shard']}" if result.meta.get("shard") else ""))
     print(to_text(result.summary()))
+    if args.keep:
+        print(f"top {args.keep} samples per scene by reference correspondences:")
+        print(to_text(result.summary(keep=args.keep)))
     print(f"records, images and summary.csv in {result.run_dir}")
     return 0
 
@@ -101,7 +107,14 @@ def cmd_evaluate(args) -> int:
 def cmd_leaderboard(args) -> int:
     from .tables import leaderboard, to_text, write_table
 
-    table = leaderboard(args.runs, _csv_list(args.metrics) if args.metrics else None)
+    rates = None
+    if args.filter_rates:
+        try:
+            rates = [float(r) for r in _csv_list(args.filter_rates)]
+        except ValueError:
+            raise RealBenchError(f"--filter-rates expects numbers like 0,25,50,75, got '{args.filter_rates}'") from None
+    table = leaderboard(args.runs, _csv_list(args.metrics) if args.metrics else None, filter_rates=rates, ci=args.ci,
+                        with_paper=args.with_paper)
     print(to_text(table))
     if args.out:
         csv_path, md_path = write_table(table, args.out)
@@ -115,6 +128,25 @@ def cmd_check(args) -> int:
     result = check(args.runs, args.baseline, rtol=_floats(args.rtol, "--rtol"), atol=_floats(args.atol, "--atol"))
     print(result.report())
     return 0 if result.passed else 1
+
+
+def cmd_compare(args) -> int:
+    from .tables import compare, to_text
+
+    table = compare(args.run_a, args.run_b, _csv_list(args.metrics) if args.metrics else None)
+    print(f"A = {args.run_a}\nB = {args.run_b}\npaired over scenes (B - A); 95% bootstrap interval")
+    print(to_text(table))
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from .merge import merge_runs
+    from .tables import leaderboard, to_text
+
+    out = merge_runs(args.shards, args.out)
+    print(f"merged {len(args.shards)} shards into {out}")
+    print(to_text(leaderboard([out])))
+    return 0
 
 
 def cmd_report(args) -> int:
@@ -229,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-unavailable", action="store_true",
                    help="record metrics whose weights are missing as unavailable instead of stopping")
     p.add_argument("--device", help="torch device for learned metrics and methods (default: cuda if available)")
+    p.add_argument("--no-select", action="store_true", help="skip correspondence scoring (seed selection)")
+    p.add_argument("--keep", type=int, help="also report the top K samples per scene by reference correspondences")
+    p.add_argument("--max-refs", type=int, help="use only each scene's first K references (recorded)")
+    p.add_argument("--shard", help="run the I-th of N deterministic parts of the scenes (e.g. $SLURM_ARRAY_TASK_ID/8)")
+    p.add_argument("--executor", default="local", choices=["local", "ray"], help="where scenes run (default local)")
+    p.add_argument("--ray-address", help="existing Ray cluster (default: start a local one)")
+    p.add_argument("--ray-gpus-per-task", type=float, help="GPUs per scene task (default 1 if CUDA is present, else 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
 
@@ -236,7 +275,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--metrics", help="comma-separated metrics (default: all recorded)")
     p.add_argument("--out", help="CSV path; a Markdown twin .md is written beside it")
+    p.add_argument("--filter-rates", help="Table 2 layout: drop the lowest-ranked %% of samples, e.g. 0,25,50,75")
+    p.add_argument("--ci", action="store_true", help="95%% bootstrap confidence intervals over scenes")
+    p.add_argument("--with-paper", action="store_true", help="add the paper's reported rows (marked as reported)")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("compare", help="paired comparison of two runs over their common scenes")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--metrics", help="comma-separated metrics (default: those both runs have)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("merge", help="combine the shard folders of one run into one run folder")
+    p.add_argument("shards", nargs="+", help="shard run folders")
+    p.add_argument("--out", required=True, help="merged run folder (must not exist or be empty)")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("check", help="exit 1 if a run's values moved past tolerance from a baseline CSV")
     p.add_argument("runs", nargs="+", help="run folders")
@@ -293,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `realbench leaderboard ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

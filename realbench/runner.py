@@ -1,9 +1,11 @@
 """``evaluate``: generate samples with a method, score them, write records; resumable.
 
-Stages per scene: ``method.prepare`` (fit once), ``method.generate`` in chunks of seeds,
-composite over the target, write the PNG atomically, score with every metric (ground-truth
-side prepared once per scene), append one record per sample. A rerun skips what is recorded,
-scores recorded images for metrics they lack, and regenerates nothing it already has.
+The driver (``evaluate``) validates everything, plans the missing work from the records and
+writes images and records as results arrive. The worker (``process_scene``) is pure: per scene
+it runs ``method.prepare`` (fit once) and ``method.generate`` in chunks of seeds, composites
+over the target, scores every metric (ground-truth side once per scene) and counts reference
+correspondences for seed selection. The same worker runs in-process, in a shard of a Slurm
+array, or as a Ray task (``realbench.executors``), so every executor gives the same records.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -39,10 +41,12 @@ class RunResult:
 
         return load_records(self.run_dir)
 
-    def summary(self):
-        from .tables import scene_summary
+    def summary(self, keep: int | None = None):
+        """Per-scene means and the mean over scenes; with ``keep``, over the K best-ranked samples."""
+        from .tables import scene_summary, select_top
 
-        return scene_summary(self.records(), self.meta["metrics"])
+        records = self.records()
+        return scene_summary(select_top(records, keep=keep) if keep else records, self.meta["metrics"])
 
 
 def resolve_method(name: str, config: dict[str, Any] | None = None):
@@ -153,6 +157,33 @@ def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(items[start:start + size])
 
 
+
+@dataclass
+class SceneWork:
+    """What one scene still needs: samples to generate, recorded samples to (re)score."""
+
+    scene: Scene
+    todo: list[int]
+    rescore: list[dict[str, Any]]
+    images: list[np.ndarray]  # the recorded images of ``rescore``, same order
+
+
+@dataclass
+class RunSpec:
+    """Everything a worker needs to rebuild the method, metrics and selector (picklable)."""
+
+    method: str
+    config: dict[str, Any]
+    metrics: list[str]
+    weights: dict[str, str]
+    metric_options: dict[str, dict[str, Any]]
+    skip_unavailable: bool
+    device: str | None
+    selection: dict[str, Any] | None
+    seed: int
+    out: str
+
+
 def evaluate(
     method: str,
     data: str | Benchmark = "sample",
@@ -167,18 +198,40 @@ def evaluate(
     metric_options: dict[str, dict[str, Any]] | None = None,
     skip_unavailable: bool = False,
     device: str | None = None,
+    select: bool = True,
+    selection_options: dict[str, Any] | None = None,
+    keep: int | None = None,
+    max_refs: int | None = None,
+    shard: tuple[int, int] | str | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    ray_gpus_per_task: float | None = None,
 ) -> RunResult:
     """Run ``method`` on a benchmark and score it. Everything is validated before anything is written."""
     from metrics import DEFAULT_METRICS
 
+    from .selection import CorrespondenceScorer
+
     bench = data if isinstance(data, Benchmark) else load_benchmark(data, scenes)
     if isinstance(data, Benchmark) and scenes is not None:
         bench = Benchmark(bench.name, bench.spec, bench.kind, [bench[s] for s in scenes])
+    if max_refs is not None:
+        if max_refs < 1:
+            raise RealBenchError("--max-refs must be at least 1")
+        bench = Benchmark(bench.name, bench.spec, bench.kind, [s.with_refs(list(s.refs[:max_refs])) for s in bench])
+    shard = parse_shard(shard)
+    if shard is not None:
+        bench = Benchmark(bench.name, bench.spec, bench.kind, shard_scenes(bench.scenes, *shard))
+    if executor not in ("local", "ray"):
+        raise RealBenchError(f"unknown executor '{executor}' (local or ray)")
     adapter = resolve_method(method, config)
     metric_names = expand_metric_names(metrics if metrics is not None else DEFAULT_METRICS)
     scorers, unavailable = resolve_metrics(metric_names, weights, metric_options, skip_unavailable, device)
+    selector = CorrespondenceScorer(selection_options or {}) if select else None
     if samples is not None and samples < 1:
         raise RealBenchError("--samples must be at least 1")
+    if keep is not None and keep < 1:
+        raise RealBenchError("--keep must be at least 1")
     adapter.check_scenes(bench.ids)
     counts = {scene.id: adapter.sample_count(scene, samples) for scene in bench}
     for scene in bench:
@@ -186,36 +239,92 @@ def evaluate(
             raise RealBenchError("ground truth is needed to score", scene=scene.id)
 
     protocols = {n: s.protocol() for n, s in scorers.items()}
-    run_config = {"method": method, "method_version": adapter.info.version, "config": adapter.config, "seed": seed}
+    run_config = {"method": method, "method_version": adapter.info.version, "config": adapter.config, "seed": seed,
+                  "max_refs": max_refs}
     chash = config_hash(run_config)
     label = method if not method.startswith("folder:") else f"folder-{Path(method[7:]).name}"
     out = Path(out) if out is not None else Path("runs") / f"{label.replace(':', '-')}-{bench.name}"
     meta = {
         "method": method, "method_info": adapter.info.as_dict(), "config": adapter.config, "seed": seed,
-        "config_hash": chash, "data": {"name": bench.name, "spec": bench.spec, "kind": bench.kind},
+        "max_refs": max_refs, "config_hash": chash,
+        "data": {"name": bench.name, "spec": bench.spec, "kind": bench.kind},
         "metrics": metric_names, "unavailable": unavailable,
         "metric_info": {n: s.info.as_dict() for n, s in scorers.items()},
         "metric_protocols": protocols,
+        "selection": selector.protocol() if selector else None,
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None, "scenes": bench.ids, "executor": executor,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions(), "git": git_hash(),
     }
     meta = _open_run_dir(out, meta)
     store = RecordStore(out)
-    done = store.load()
-    provenance = {"versions": versions(), "git": git_hash()}
+    plan = plan_work(bench, counts, method, out, store.load(), scorers, selector)
+    spec = RunSpec(method, dict(config or {}), list(scorers), dict(weights or {}), dict(metric_options or {}),
+                   skip_unavailable, device, selector.options if selector else None, seed, str(out))
+    context = {"method": method, "chash": chash, "protocols": protocols, "unavailable": list(unavailable),
+               "provenance": {"versions": versions(), "git": git_hash()}}
 
     from tqdm.auto import tqdm
 
     bar = tqdm(total=sum(counts.values()), desc=f"{method}", unit="sample", disable=not progress)
-    for scene in bench:
-        bar.set_postfix_str(scene.id)
-        _run_scene(scene, adapter, scorers, unavailable, protocols, counts[scene.id], seed, chash, method, out,
-                   store, done, provenance, bar)
+    bar.update(sum(counts.values()) - sum(len(w.todo) + len(w.rescore) for w in plan))
+    writer = RecordWriter(out, store, context, bar)
+    if executor == "ray":
+        from .executors import run_with_ray
+
+        run_with_ray(plan, spec, writer, ray_address, ray_gpus_per_task)
+    else:
+        for work in plan:
+            bar.set_postfix_str(work.scene.id)
+            for results in process_scene(work, adapter, scorers, selector, spec):
+                writer.write(work.scene, results)
     bar.close()
-    result = RunResult(out, meta)
     from .tables import write_summary
 
-    write_summary(out)
-    return result
+    write_summary(out, keep=keep)
+    return RunResult(out, meta)
+
+
+def parse_shard(shard: tuple[int, int] | str | None) -> tuple[int, int] | None:
+    """``"I/N"`` (1-based, as Slurm array indices usually are) or ``(I, N)``."""
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            index, total = (int(part) for part in shard.split("/"))
+        except ValueError:
+            raise RealBenchError(f"--shard expects I/N, e.g. 1/4, got '{shard}'") from None
+    else:
+        index, total = shard
+    if not 1 <= index <= total:
+        raise RealBenchError(f"--shard {index}/{total}: I must be between 1 and N")
+    return index, total
+
+
+def shard_scenes(scenes: Sequence[Scene], index: int, total: int) -> list[Scene]:
+    """Deterministic split: scenes in id order, the k-th goes to shard (k mod N) + 1."""
+    ordered = sorted(scenes, key=lambda s: s.id)
+    return [s for k, s in enumerate(ordered) if k % total == index - 1]
+
+
+def plan_work(bench, counts, method, out: Path, done, scorers, selector) -> list[SceneWork]:
+    plan = []
+    for scene in bench:
+        todo, rescore, images = [], [], []
+        for index in range(counts[scene.id]):
+            record = done.get((method, scene.id, index))
+            if record is None or not (out / record["image"]).exists():
+                todo.append(index)
+                continue
+            if record.get("scene_checksum") != scene.checksum:
+                raise RealBenchError(
+                    "scene content changed since this run recorded it; use another --out", scene=scene.id,
+                    path=str(out))
+            if _missing_metrics(record, scorers) or (selector is not None and record.get("correspondences") is None):
+                rescore.append(record)
+                images.append(read_rgb(out / record["image"], scene.id))
+        if todo or rescore:
+            plan.append(SceneWork(scene, todo, rescore, images))
+    return plan
 
 
 def _score(scorers, scene: Scene, images: list[np.ndarray], names: Iterable[str]) -> dict[str, list]:
@@ -229,41 +338,26 @@ def _missing_metrics(record: dict[str, Any], scorers) -> list[str]:
     return [n for n in scorers if have.get(n) is None]
 
 
-def _run_scene(scene, adapter, scorers, unavailable, protocols, samples, seed, chash, method, out, store, done,
-               provenance, bar) -> None:
-    todo, rescore = [], []
-    for index in range(samples):
-        record = done.get((method, scene.id, index))
-        if record is None or not (out / record["image"]).exists():
-            todo.append(index)
-            continue
-        if record.get("scene_checksum") != scene.checksum:
-            raise RealBenchError(
-                "scene content changed since this run recorded it; use another --out", scene=scene.id, path=str(out)
-            )
-        if _missing_metrics(record, scorers):
-            rescore.append(record)
-        else:
-            bar.update(1)
-
-    for record in rescore:  # recorded images that lack a requested metric
-        missing = _missing_metrics(record, scorers)
-        image = read_rgb(out / record["image"], scene.id)
-        values = _score(scorers, scene, [image], missing)
-        record = dict(record)
-        record["metrics"] = {**record["metrics"], **{n: v[0] for n, v in values.items()}}
-        record["metric_protocols"] = {**record.get("metric_protocols", {}), **{n: protocols[n] for n in missing}}
-        store.append([record])
-        bar.update(1)
-
-    if not todo:
+def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) -> Iterator[list[dict[str, Any]]]:
+    """The pure worker: yields, per chunk, one result dict per sample (no file is written here)."""
+    scene = work.scene
+    if work.rescore:
+        results = []
+        for record, image in zip(work.rescore, work.images):
+            missing = _missing_metrics(record, scorers)
+            values = _score(scorers, scene, [image], missing)
+            result = {"rescore": record, "metrics": {n: v[0] for n, v in values.items()}}
+            if selector is not None and record.get("correspondences") is None:
+                result["correspondences"] = selector.score(scene, image)
+            results.append(result)
+        yield results
+    if not work.todo:
         return
     started = time.perf_counter()
-    adapter.prepare(scene, out / "work" / scene.id)
+    adapter.prepare(scene, Path(spec.out) / "work" / scene.id)
     prepare_seconds = time.perf_counter() - started
-    batch = int(adapter.generation_batch)
-    for chunk in _chunks(todo, batch):
-        seeds = [adapter.seed_for(seed, index) for index in chunk]
+    for chunk in _chunks(work.todo, int(adapter.generation_batch)):
+        seeds = [adapter.seed_for(spec.seed, index) for index in chunk]
         started = time.perf_counter()
         outputs = adapter.generate(scene, seeds)
         seconds = (time.perf_counter() - started) / max(len(chunk), 1)
@@ -271,26 +365,56 @@ def _run_scene(scene, adapter, scorers, unavailable, protocols, samples, seed, c
         for output in outputs:
             if output.image.shape != scene.target.shape or output.image.dtype != np.uint8:
                 raise RealBenchError(
-                    f"method '{method}' returned an image of shape {output.image.shape} {output.image.dtype}, "
-                    f"expected {scene.target.shape} uint8", scene=scene.id,
-                )
+                    f"method '{spec.method}' returned an image of shape {output.image.shape} {output.image.dtype}, "
+                    f"expected {scene.target.shape} uint8", scene=scene.id)
             images.append(composite(output.image, scene.target, scene.mask, adapter.feather)
                           if adapter.composites else output.image)
         values = _score(scorers, scene, images, scorers)
-        values.update({name: [None] * len(images) for name in unavailable})
-        records = []
+        results = []
         for position, (index, image, output) in enumerate(zip(chunk, images, outputs)):
-            rel = Path("images") / scene.id / f"{index:03d}.png"
-            write_png(out / rel, image)
-            records.append({
-                "method": method, "scene": scene.id, "task": scene.task, "sample": index,
-                "seed": seeds[position], "config_hash": chash, "scene_checksum": scene.checksum,
-                "image": str(rel), "image_sha256": hashlib.sha256(image.tobytes()).hexdigest()[:16],
-                "metrics": {n: v[position] for n, v in values.items()},
-                "metric_protocols": dict(protocols),
-                "info": output.info, "seconds": {"prepare": prepare_seconds, "generate": seconds},
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **provenance,
-            })
-        store.append(records)
-        bar.update(len(chunk))
+            result = {"sample": index, "seed": seeds[position], "image": image, "info": output.info,
+                      "metrics": {n: v[position] for n, v in values.items()},
+                      "seconds": {"prepare": prepare_seconds, "generate": seconds}}
+            if selector is not None:
+                result["correspondences"] = selector.score(scene, image)
+            results.append(result)
+        yield results
     adapter.release()
+
+
+class RecordWriter:
+    """Driver side: turns worker results into PNGs and records, atomically and in arrival order."""
+
+    def __init__(self, out: Path, store: RecordStore, context: dict[str, Any], bar):
+        self.out, self.store, self.context, self.bar = out, store, context, bar
+
+    def write(self, scene: Scene, results: list[dict[str, Any]]) -> None:
+        ctx = self.context
+        records = []
+        for result in results:
+            if "rescore" in result:
+                record = dict(result["rescore"])
+                record["metrics"] = {**record.get("metrics", {}), **result["metrics"]}
+                record["metric_protocols"] = {**record.get("metric_protocols", {}),
+                                              **{n: ctx["protocols"][n] for n in result["metrics"]}}
+                if "correspondences" in result:
+                    record["correspondences"] = result["correspondences"]
+                records.append(record)
+                continue
+            image = result["image"]
+            rel = Path("images") / scene.id / f"{result['sample']:03d}.png"
+            write_png(self.out / rel, image)
+            record = {
+                "method": ctx["method"], "scene": scene.id, "task": scene.task, "sample": result["sample"],
+                "seed": result["seed"], "config_hash": ctx["chash"], "scene_checksum": scene.checksum,
+                "image": str(rel), "image_sha256": hashlib.sha256(image.tobytes()).hexdigest()[:16],
+                "metrics": {**result["metrics"], **{n: None for n in ctx["unavailable"]}},
+                "metric_protocols": dict(ctx["protocols"]),
+                "info": result["info"], "seconds": result["seconds"],
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **ctx["provenance"],
+            }
+            if "correspondences" in result:
+                record["correspondences"] = result["correspondences"]
+            records.append(record)
+        self.store.append(records)
+        self.bar.update(len(results))

@@ -56,7 +56,8 @@ def load_records(run_dir: str | Path) -> pd.DataFrame:
         latest[(record.get("method"), record["scene"], record["sample"])] = record
     rows = []
     for record in latest.values():
-        row = {k: record.get(k) for k in ("method", "scene", "task", "sample", "seed", "config_hash", "image")}
+        row = {k: record.get(k) for k in ("method", "scene", "task", "sample", "seed", "config_hash", "image",
+                                          "correspondences")}
         for name, value in record.get("metrics", {}).items():
             row[name] = np.nan if value is None else float(value)
         rows.append(row)
@@ -94,16 +95,76 @@ def scene_summary(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame
     return pd.concat([rows, pd.DataFrame([mean_row])], ignore_index=True)
 
 
-def write_summary(run_dir: str | Path) -> pd.DataFrame:
+def write_summary(run_dir: str | Path, keep: int | None = None) -> pd.DataFrame:
+    """``summary.csv`` over all samples, and ``summary-top{K}.csv`` over the K best-ranked per scene."""
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
-    summary = scene_summary(load_records(run_dir), meta["metrics"])
+    records = load_records(run_dir)
+    summary = scene_summary(records, meta["metrics"])
     atomic_write_bytes(run_dir / "summary.csv", to_csv(summary).encode())
+    if keep is not None:
+        top = scene_summary(select_top(records, keep=keep), meta["metrics"])
+        atomic_write_bytes(run_dir / f"summary-top{keep}.csv", to_csv(top).encode())
+        return top
     return summary
 
 
-def leaderboard(run_dirs: Sequence[str | Path], metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """Rows per method (and task split), columns per metric with arrows; mean over scenes of scene means."""
+def _require_ranks(records: pd.DataFrame) -> None:
+    if "correspondences" not in records or records["correspondences"].isna().any():
+        raise RealBenchError("some samples have no correspondence score; rerun `realbench evaluate` with the same "
+                             "--out (without --no-select) to score them")
+
+
+def select_top(records: pd.DataFrame, keep: int | None = None, filter_rate: float | None = None) -> pd.DataFrame:
+    """Per (method, scene), the ``keep`` samples with most correspondences, or all but the lowest-ranked
+    ``filter_rate`` percent (RealFill's seed selection). Ties go to the lower sample index."""
+    from .selection import keep_count
+
+    _require_ranks(records)
+    ranked = records.sort_values(["method", "scene", "correspondences", "sample"],
+                                 ascending=[True, True, False, True], kind="stable")
+    parts = []
+    for _, group in ranked.groupby(["method", "scene"], sort=True):
+        n = keep if keep is not None else keep_count(len(group), filter_rate or 0.0)
+        parts.append(group.head(n))
+    return pd.concat(parts).sort_values(["method", "scene", "sample"]).reset_index(drop=True)
+
+
+def is_metric_column(name: str) -> bool:
+    parts = name.split(" ")
+    return len(parts) == 2 and parts[1] in ("↑", "↓")
+
+
+def _rows(label: str, meta: dict, per_scene: pd.DataFrame, metrics: Sequence[str], ci: bool,
+          splits: Sequence[str], extra: dict) -> list[dict]:
+    from .stats import bootstrap_ci
+
+    rows = []
+    for split in splits:
+        part = per_scene if split == "all" else per_scene[per_scene["task"] == split]
+        if part.empty:
+            continue
+        row = {"method": label, "split": split, **extra, "scenes": len(part), "samples": int(part["samples"].sum())}
+        for m in metrics:
+            row[column(m)] = _mean(part[m])
+            if ci:
+                row[f"{column(m)} ci95"] = "[{:.4g}, {:.4g}]".format(*bootstrap_ci(part[m].to_numpy()))
+        row["config_hash"] = meta["config_hash"]
+        row["source"] = "measured"
+        rows.append(row)
+    return rows
+
+
+def leaderboard(run_dirs: Sequence[str | Path], metrics: Sequence[str] | None = None,
+                filter_rates: Sequence[float] | None = None, ci: bool = False,
+                with_paper: bool = False) -> pd.DataFrame:
+    """Rows per method (and task split), columns per metric with arrows; mean over scenes of scene means.
+
+    ``filter_rates`` gives RealFill's Table 2 layout instead: per method, one row per rate of
+    lowest-ranked samples dropped (by correspondences), from the samples already scored.
+    ``ci`` adds 95 % bootstrap intervals over scenes; ``with_paper`` adds the reported rows of
+    ``results/paper/`` marked as such.
+    """
     if not run_dirs:
         raise RealBenchError("give at least one run folder")
     metas = [load_meta(d) for d in run_dirs]
@@ -113,32 +174,60 @@ def leaderboard(run_dirs: Sequence[str | Path], metrics: Sequence[str] | None = 
     rows = []
     for run_dir, meta in zip(run_dirs, metas):
         label = meta["method"] if methods.count(meta["method"]) == 1 else f"{meta['method']}@{meta['config_hash'][:6]}"
-        per_scene = scene_means(load_records(run_dir), metrics)
-        for split in SPLITS:
-            part = per_scene if split == "all" else per_scene[per_scene["task"] == split]
-            if part.empty:
-                continue
-            row = {"method": label, "split": split, "scenes": len(part), "samples": int(part["samples"].sum())}
-            row.update({column(m): _mean(part[m]) for m in metrics})
-            row["config_hash"] = meta["config_hash"]
-            rows.append(row)
+        records = load_records(run_dir)
+        if filter_rates is None:
+            rows += _rows(label, meta, scene_means(records, metrics), metrics, ci, SPLITS, {})
+            continue
+        for rate in filter_rates:
+            if not 0 <= rate < 100:
+                raise RealBenchError(f"filter rate {rate:g} must be in [0, 100)")
+            kept = select_top(records, filter_rate=rate)
+            rows += _rows(label, meta, scene_means(kept, metrics), metrics, ci, ("all",), {"filter": f"{rate:g}%"})
     table = pd.DataFrame(rows)
     if table.empty:
         raise RealBenchError("the run folders hold no records", path=", ".join(map(str, run_dirs)))
-    first = column(metrics[0]) if metrics else None
-    if first is not None:
+    if filter_rates is None and metrics:
         ascending = not metric_info(metrics[0]).higher_is_better
         table["_split"] = table["split"].map({s: i for i, s in enumerate(SPLITS)})
-        table = table.sort_values(["_split", first], ascending=[True, ascending], kind="stable").drop(columns="_split")
+        table = table.sort_values(["_split", column(metrics[0])], ascending=[True, ascending],
+                                  kind="stable").drop(columns="_split")
+    if with_paper:
+        table = pd.concat([table, paper_rows(metrics, table2=filter_rates is not None)], ignore_index=True)
     return table.reset_index(drop=True)
 
 
+PAPER_DIR = Path(__file__).resolve().parent.parent / "results" / "paper"
+
+
+def paper_rows(metrics: Sequence[str], table2: bool = False) -> pd.DataFrame:
+    """Reported numbers (results/paper/*.csv), marked ``reported: <source>``; never computed here."""
+    files = ["realfill_table2.csv"] if table2 else ["realfill_table1.csv", "geocomplete.csv"]
+    frames = []
+    for name in files:
+        path = PAPER_DIR / name
+        if not path.is_file():
+            raise RealBenchError("paper numbers not found (they ship in the repository's results/paper/)",
+                                 path=str(path))
+        frame = pd.read_csv(path)
+        frame["source"] = "reported: " + frame["source"]
+        frame["method"] = frame["method"] + " (paper)"
+        frames.append(frame)
+    paper = pd.concat(frames, ignore_index=True)
+    keep = [c for c in paper.columns if not is_metric_column(c) or metric_of(c) in metrics]
+    return paper[keep]
+
+
 def format_value(column_name: str, value: Any) -> str:
+    """Paper-style rounding for metric columns (`unavailable` for a missing value); plain elsewhere."""
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
-            return UNAVAILABLE
+            return UNAVAILABLE if is_metric_column(column_name) else ""
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
+        if column_name.startswith("p ("):
+            return f"{value:.3g}"
+        if not is_metric_column(column_name) and column_name in ("scenes", "samples") and value.is_integer():
+            return str(int(value))
         return f"{value:.2f}" if metric_of(column_name) == "psnr" else f"{value:.3f}"
     return str(value)
 
@@ -214,12 +303,14 @@ def check(run_dirs: Sequence[str | Path] | str | Path, baseline: str | Path,
         run_dirs = [run_dirs]
     rtol, atol = dict(rtol or {}), dict(atol or {})
     expected = read_table(baseline)
-    metric_columns = [c for c in expected.columns if c not in (*ID_COLUMNS, "config_hash")]
+    metric_columns = [c for c in expected.columns if is_metric_column(c)]
     for name in [*rtol, *atol]:
         if name not in {metric_of(c) for c in metric_columns}:
             raise RealBenchError(f"tolerance given for '{name}', which the baseline does not have", path=str(baseline))
     actual = leaderboard(run_dirs, [metric_of(c) for c in metric_columns])
     actual_rows = {(r["method"], r["split"]): r for r in actual.to_dict("records")}
+    expected = expected[expected.get("source", pd.Series("measured", index=expected.index)).fillna("measured")
+                        .astype(str).str.startswith("measured")]
     diffs = []
     for row in expected.to_dict("records"):
         key = (row["method"], row["split"])
@@ -243,3 +334,29 @@ def check(run_dirs: Sequence[str | Path] | str | Path, baseline: str | Path,
                           "tolerance": f"atol {a:g} rtol {r:g}", "ok": ok})
     frame = pd.DataFrame(diffs)
     return CheckResult(bool(frame["ok"].all()) if not frame.empty else False, frame)
+
+
+def compare(run_a: str | Path, run_b: str | Path, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per metric: means of both runs over their common scenes, the mean paired difference (B - A)
+    with a 95 % bootstrap interval, paired t-test and Wilcoxon p-values, and which run is better."""
+    from .stats import paired_test
+
+    meta_a, meta_b = load_meta(run_a), load_meta(run_b)
+    if metrics is None:
+        metrics = [m for m in meta_a["metrics"] if m in meta_b["metrics"]]
+    a = scene_means(load_records(run_a), metrics).set_index("scene")
+    b = scene_means(load_records(run_b), metrics).set_index("scene")
+    common = sorted(set(a.index) & set(b.index))
+    if not common:
+        raise RealBenchError("the two runs share no scene", path=f"{run_a}, {run_b}")
+    rows = []
+    for m in metrics:
+        x, y = a.loc[common, m].to_numpy(float), b.loc[common, m].to_numpy(float)
+        result = paired_test(x, y)
+        higher = metric_info(m).higher_is_better
+        diff = result["mean_diff"]
+        better = "tie" if not np.isfinite(diff) or diff == 0 else ("B" if (diff > 0) == higher else "A")
+        rows.append({"metric": column(m), "scenes": len(common), "A": float(np.mean(x)), "B": float(np.mean(y)),
+                     "B - A": diff, "ci95 low": result["ci_low"], "ci95 high": result["ci_high"],
+                     "p (t-test)": result["p_ttest"], "p (Wilcoxon)": result["p_wilcoxon"], "better": better})
+    return pd.DataFrame(rows)
