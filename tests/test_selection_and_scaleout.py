@@ -1,0 +1,168 @@
+"""Seed selection, Table 2 from records, statistics, paper rows, shards, merge, Ray, max-refs."""
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from realbench import RealBenchError, evaluate, leaderboard
+from realbench.cli import main
+from realbench.records import read_records
+from realbench.selection import CorrespondenceScorer, keep_count
+from realbench.stats import bootstrap_ci
+
+SCENES = ["chelsea-defocus", "rocket-style", "motorcycle-stereo", "astronaut-viewpoint"]
+NOISY = "slow_method:SlowNoisyTelea"
+VOLATILE = ("time", "seconds")  # wall-clock fields; everything else must match exactly
+
+
+def _stable(records):
+    return sorted(({k: v for k, v in r.items() if k not in VOLATILE} for r in records),
+                  key=lambda r: (r["scene"], r["sample"]))
+
+
+def test_selection_ranks_ground_truth_above_noise(sample_bench):
+    scorer = CorrespondenceScorer()
+    for scene_id in ("astronaut-viewpoint", "motorcycle-stereo"):
+        scene = sample_bench[scene_id]
+        noise = scene.target.copy()
+        noise[scene.mask] = np.random.default_rng(0).integers(0, 256, (int(scene.mask.sum()), 3))
+        good, bad = scorer.score(scene, scene.gt), scorer.score(scene, noise)
+        assert good > bad and good >= 20, (scene_id, good, bad)
+
+
+def test_keep_count():
+    assert [keep_count(64, r) for r in (0, 25, 50, 75)] == [64, 48, 32, 16]
+    assert keep_count(3, 75) == 1 and keep_count(1, 50) == 1
+
+
+@pytest.fixture(scope="module")
+def scored_run(sample_bench, tmp_path_factory):
+    out = tmp_path_factory.mktemp("scored") / "run"
+    evaluate(NOISY, sample_bench, scenes=SCENES, samples=8, config={"delay": 0}, out=out, progress=False)
+    return out
+
+
+def test_filter_rate_table_equals_direct_computation_from_records(scored_run):
+    records = read_records(scored_run / "records.jsonl")
+    assert all(isinstance(r["correspondences"], int) for r in records)
+    table = leaderboard([scored_run], filter_rates=[0, 25, 50, 75])
+    assert list(table["filter"]) == ["0%", "25%", "50%", "75%"]
+    for rate in (0, 25, 50, 75):
+        scene_means = []
+        for scene in SCENES:
+            rows = sorted((r for r in records if r["scene"] == scene), key=lambda r: (-r["correspondences"], r["sample"]))
+            kept = rows[: keep_count(len(rows), rate)]
+            scene_means.append(np.mean([r["metrics"]["psnr"] for r in kept]))
+        row = table[table["filter"] == f"{rate}%"].iloc[0]
+        assert row["psnr ↑"] == pytest.approx(np.mean(scene_means), abs=1e-12)
+        assert row["samples"] == sum(keep_count(8, rate) for _ in SCENES)
+
+
+def test_keep_summary_and_cli_table2(scored_run, capsys):
+    assert main(["leaderboard", str(scored_run), "--filter-rates", "0,25,50,75", "--with-paper"]) == 0
+    out = capsys.readouterr().out
+    assert "RealFill (paper)" in out and "reported: Tang et al." in out and "75%" in out
+    assert main(["leaderboard", str(scored_run), "--filter-rates", "abc"]) == 2
+
+
+def test_runs_without_scores_cannot_be_filtered(sample_bench, tmp_path):
+    out = tmp_path / "run"
+    evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=out, select=False, progress=False)
+    with pytest.raises(RealBenchError, match="no correspondence score"):
+        leaderboard([out], filter_rates=[25])
+    # a rerun with selection scores the recorded images, nothing is regenerated
+    evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=out, progress=False)
+    assert len(leaderboard([out], filter_rates=[25])) == 1
+
+
+def test_bootstrap_ci_contains_the_mean_and_shrinks_with_more_scenes():
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(10, 2, 8), rng.normal(10, 2, 128)
+    lo_s, hi_s = bootstrap_ci(small)
+    lo_l, hi_l = bootstrap_ci(large)
+    assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
+    assert hi_l - lo_l < hi_s - lo_s
+    assert bootstrap_ci(small) == bootstrap_ci(small)  # seeded
+
+
+def test_leaderboard_ci_columns_and_check_ignores_them(scored_run, tmp_path):
+    table = leaderboard([scored_run], ci=True)
+    lo, hi = json.loads(table.loc[0, "psnr ↑ ci95"])  # "[lo, hi]"
+    assert lo <= table.loc[0, "psnr ↑"] <= hi
+    baseline = tmp_path / "b.csv"
+    assert main(["leaderboard", str(scored_run), "--ci", "--out", str(baseline)]) == 0
+    assert main(["check", str(scored_run), "--baseline", str(baseline)]) == 0
+
+
+def test_compare_two_runs(scored_run, sample_bench, tmp_path, capsys):
+    telea = evaluate("telea", sample_bench, scenes=SCENES, out=tmp_path / "telea", progress=False).run_dir
+    assert main(["compare", str(scored_run), str(telea)]) == 0
+    out = capsys.readouterr().out
+    from realbench.tables import compare
+
+    table = compare(scored_run, telea).set_index("metric")
+    # telea is the noise-free version of the noisy method: better on both, by direction
+    assert table.loc["psnr ↑", "better"] == "B" and table.loc["ssim ↑", "better"] == "B"
+    assert table.loc["psnr ↑", "B - A"] > 0 and table.loc["psnr ↑", "ci95 low"] <= table.loc["psnr ↑", "B - A"]
+    assert 0 <= table.loc["psnr ↑", "p (t-test)"] <= 1
+    assert "better" in out
+
+
+def test_paper_rows_are_data_with_sources():
+    from realbench.tables import paper_rows
+
+    rows = paper_rows(["psnr", "ssim", "lpips", "dreamsim", "dino", "clip"]).set_index("method")
+    assert rows.loc["RealFill (paper)", "psnr ↑"] == 14.78 and rows.loc["GeoComplete (paper)", "clip ↑"] == 0.987
+    assert rows.loc["TransFill (paper)", "dreamsim ↓"] == 0.192
+    assert all(s.startswith("reported: ") for s in rows["source"])
+    table2 = paper_rows(["psnr"], table2=True)
+    assert list(table2["psnr ↑"]) == [14.78, 15.01, 15.05, 15.10]
+
+
+def test_shards_merged_equal_a_single_run(sample_bench, tmp_path, capsys):
+    kwargs = dict(scenes=SCENES, samples=3, config={"delay": 0}, progress=False)
+    single = evaluate(NOISY, sample_bench, out=tmp_path / "single", **kwargs).run_dir
+    shards = [evaluate(NOISY, sample_bench, out=tmp_path / f"shard{i}", shard=f"{i}/3", **kwargs).run_dir
+              for i in (1, 2, 3)]
+    ids = [sorted({r["scene"] for r in read_records(s / "records.jsonl")}) for s in shards]
+    assert sorted(sum(ids, [])) == sorted(SCENES) and all(ids)  # a partition
+    assert main(["merge", *map(str, shards), "--out", str(tmp_path / "merged")]) == 0
+    merged = tmp_path / "merged"
+    assert _stable(read_records(merged / "records.jsonl")) == _stable(read_records(single / "records.jsonl"))
+    pd.testing.assert_frame_equal(pd.read_csv(merged / "summary.csv"), pd.read_csv(single / "summary.csv"))
+    for record in read_records(merged / "records.jsonl"):
+        assert (merged / record["image"]).is_file()
+
+
+def test_merge_refuses_mismatched_configs(sample_bench, tmp_path, capsys):
+    a = evaluate(NOISY, sample_bench, scenes=SCENES[:1], samples=1, config={"delay": 0}, out=tmp_path / "a",
+                 progress=False, shard="1/2").run_dir
+    b = evaluate(NOISY, sample_bench, scenes=SCENES[:2], samples=1, config={"delay": 0.001}, out=tmp_path / "b",
+                 progress=False, shard="2/2").run_dir
+    assert main(["merge", str(a), str(b), "--out", str(tmp_path / "m")]) == 2
+    assert "config_hash" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    with pytest.raises(RealBenchError, match="I/N"):
+        evaluate("telea", sample_bench, shard="3", progress=False)
+
+
+def test_max_refs_limits_references_and_is_recorded(sample_bench, tmp_path):
+    run = evaluate("homography-warp", sample_bench, scenes=["astronaut-mixed"], max_refs=2, out=tmp_path / "r",
+                   progress=False)
+    record = read_records(run.run_dir / "records.jsonl")[0]
+    assert len(record["info"]["references"]) == 2
+    assert run.meta["max_refs"] == 2
+    other = evaluate("homography-warp", sample_bench, scenes=["astronaut-mixed"], out=tmp_path / "all",
+                     progress=False)
+    assert other.meta["config_hash"] != run.meta["config_hash"]
+
+
+def test_ray_run_gives_records_identical_to_the_local_executor(sample_bench, tmp_path):
+    pytest.importorskip("ray")
+    kwargs = dict(scenes=SCENES[:3], samples=2, config={"delay": 0}, progress=False)
+    local = evaluate(NOISY, sample_bench, out=tmp_path / "local", **kwargs).run_dir
+    distributed = evaluate(NOISY, sample_bench, out=tmp_path / "ray", executor="ray", **kwargs)
+    assert distributed.meta["executor"] == "ray"
+    assert _stable(read_records(tmp_path / "ray" / "records.jsonl")) == _stable(read_records(local / "records.jsonl"))
