@@ -89,7 +89,7 @@ def cmd_evaluate(args) -> int:
         samples=args.samples, seed=args.seed, metrics=_csv_list(args.metrics) if args.metrics else None,
         out=args.out, config=config, progress=not args.no_progress, weights=weights,
         metric_options=_metric_options(args.metric_set), skip_unavailable=args.skip_unavailable, device=args.device,
-        select=not args.no_select, keep=args.keep, max_refs=args.max_refs, shard=args.shard, executor=args.executor,
+        select=not args.no_select, selection_options={"matcher": args.select_matcher}, keep=args.keep, max_refs=args.max_refs, shard=args.shard, executor=args.executor,
         ray_address=args.ray_address, ray_gpus_per_task=args.ray_gpus_per_task,
     )
     for name, reason in result.meta.get("unavailable", {}).items():
@@ -262,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record metrics whose weights are missing as unavailable instead of stopping")
     p.add_argument("--device", help="torch device for learned metrics and methods (default: cuda if available)")
     p.add_argument("--no-select", action="store_true", help="skip correspondence scoring (seed selection)")
+    p.add_argument("--select-matcher", default="sift", choices=["sift", "loftr"],
+                   help="correspondences for seed selection: sift (weight-free, default) or loftr (kornia, needs weights)")
     p.add_argument("--keep", type=int, help="also report the top K samples per scene by reference correspondences")
     p.add_argument("--max-refs", type=int, help="use only each scene's first K references (recorded)")
     p.add_argument("--shard", help="run the I-th of N deterministic parts of the scenes (e.g. $SLURM_ARRAY_TASK_ID/8)")

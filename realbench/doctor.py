@@ -15,6 +15,7 @@ def _requirements() -> list[tuple[str, str, list[str]]]:
     for name in METRICS.names():
         cls = METRICS.get(name)
         out.append(("metric", name, cls().required_weights() if cls.info.needs_weights else []))
+    out.append(("select", "loftr", ["loftr-outdoor"]))
     for name in METHODS.names():
         cls = METHODS.get(name)
         needs = getattr(cls, "required_weights", None)

@@ -1,11 +1,13 @@
 """Correspondence-based seed selection (RealFill, Sec. 4.3 and Table 2).
 
 Each sample is scored by how many correspondences the references have with its *filled region*
-(the mask dilated by ``margin`` pixels): SIFT features of the sample inside that region matched
-to each reference (Lowe's ratio test), kept if they are RANSAC inliers of a fundamental matrix
+(the mask dilated by ``margin`` pixels), kept if they are RANSAC inliers of a fundamental matrix
 (general 3-D scenes, not only planes), summed over the references. Higher = more faithful to
-the references; the lowest-ranked fraction of samples is dropped. The reference side is
-computed once per scene.
+the references; the lowest-ranked fraction of samples is dropped.
+
+Matchers: ``sift`` (default, weight-free: SIFT + Lowe's ratio test, reference features computed
+once per scene) and ``loftr`` (kornia's LoFTR, outdoor weights from the weight resolver, as the
+RealFill paper used), on images scaled to at most ``max_side`` pixels.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import numpy as np
 from .scene import Scene
 
 DEFAULTS = {"matcher": "sift", "margin": 16, "ratio": 0.8, "ransac_px": 3.0, "max_features": 4000,
-            "max_side": 1024}
+            "max_side": 1024, "loftr_side": 640, "loftr_confidence": 0.5, "device": None}
+MATCHERS = ("sift", "loftr")
 
 
 def _grey(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -35,14 +38,28 @@ class CorrespondenceScorer:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from .errors import RealBenchError
+
+        unknown = set(self.options) - set(DEFAULTS)
+        if unknown:
+            raise RealBenchError(f"unknown selection option(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
         self.options = {**DEFAULTS, **self.options}
-        if self.options["matcher"] != "sift":
-            raise ValueError(f"matcher '{self.options['matcher']}' is not available (sift is)")
+        if self.options["matcher"] not in MATCHERS:
+            raise RealBenchError(f"selection matcher '{self.options['matcher']}' is unknown (one of {', '.join(MATCHERS)})")
         self._refs: dict[str, list] = {}
+        self._loftr = None
+        if self.options["matcher"] == "loftr":
+            from .weights import resolve
+
+            self._loftr_weights = resolve("loftr-outdoor", self.options.get("weights"))  # missing: clear error now
 
     def protocol(self) -> dict[str, Any]:
-        return {"score": "RANSAC (fundamental matrix) inliers of ratio-test SIFT matches, summed over references",
-                **self.options}
+        matcher = ("ratio-test SIFT matches" if self.options["matcher"] == "sift"
+                   else f"LoFTR matches (confidence >= {self.options['loftr_confidence']})")
+        out = {"score": f"RANSAC (fundamental matrix) inliers of {matcher}, summed over references", **self.options}
+        if self.options["matcher"] == "loftr":
+            out["weights"] = self._loftr_weights.id
+        return out
 
     def _sift(self):
         return cv2.SIFT_create(nfeatures=int(self.options["max_features"]))
@@ -64,8 +81,56 @@ class CorrespondenceScorer:
             return scene.mask.copy()
         return cv2.dilate(scene.mask.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8)) > 0
 
+    def _loftr_model(self):
+        if self._loftr is None:
+            import torch
+            from kornia.feature import LoFTR
+
+            device = torch.device(self.options["device"] or ("cuda" if torch.cuda.is_available() else "cpu"))
+            model = LoFTR(pretrained=None)
+            state = torch.load(self._loftr_weights.path, map_location="cpu", weights_only=False)
+            model.load_state_dict(state.get("state_dict", state))
+            self._loftr = (model.eval().to(device), device)
+        return self._loftr
+
+    def _loftr_score(self, scene: Scene, image: np.ndarray, region: np.ndarray) -> int:
+        import torch
+
+        model, device = self._loftr_model()
+        side = int(self.options["loftr_side"])
+
+        def tensor(array: np.ndarray):
+            grey = cv2.cvtColor(array, cv2.COLOR_RGB2GRAY)
+            scale = min(1.0, side / max(grey.shape))
+            h, w = (max(8, int(round(d * scale / 8)) * 8) for d in grey.shape)
+            resized = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA)
+            factors = np.float32([grey.shape[1] / w, grey.shape[0] / h])
+            return torch.from_numpy(resized).float()[None, None].to(device) / 255.0, factors
+
+        sample, f0 = tensor(image)
+        total = 0
+        for ref in scene.refs:
+            other, f1 = tensor(ref)
+            with torch.no_grad():
+                out = model({"image0": sample, "image1": other})
+            keep = (out["confidence"] >= float(self.options["loftr_confidence"])).cpu().numpy()
+            a = out["keypoints0"].cpu().numpy()[keep] * f0
+            b = out["keypoints1"].cpu().numpy()[keep] * f1
+            if len(a):
+                xs = np.clip(a[:, 0].astype(int), 0, region.shape[1] - 1)
+                ys = np.clip(a[:, 1].astype(int), 0, region.shape[0] - 1)
+                inside = region[ys, xs]
+                a, b = a[inside], b[inside]
+            if len(a) < 8:
+                continue
+            _, inliers = cv2.findFundamentalMat(a, b, cv2.FM_RANSAC, float(self.options["ransac_px"]), 0.999)
+            total += int(inliers.sum()) if inliers is not None else 0
+        return total
+
     def score(self, scene: Scene, image: np.ndarray) -> int:
         cv2.setRNGSeed(0)
+        if self.options["matcher"] == "loftr":
+            return self._loftr_score(scene, image, self.region(scene))
         grey, scale = _grey(image, int(self.options["max_side"]))
         region = cv2.resize(self.region(scene).astype(np.uint8), (grey.shape[1], grey.shape[0]),
                             interpolation=cv2.INTER_NEAREST)

@@ -55,6 +55,9 @@ register_weights(WeightSpec(
     "alexnet", "torch_file", "ImageNet AlexNet trunk of LPIPS (torchvision IMAGENET1K_V1)",
     files=("alexnet-owt-7be5be79.pth",), url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"))
 register_weights(WeightSpec(
+    "loftr-outdoor", "torch_file", "LoFTR outdoor matcher (kornia), for correspondence-based seed selection",
+    files=("loftr_outdoor.ckpt",), url="https://huggingface.co/kornia/loftr/resolve/main/loftr_outdoor.ckpt"))
+register_weights(WeightSpec(
     "dino-vits16", "hf_repo", "DINO ViT-S/16 (v1), transformers format", repo_id="facebook/dino-vits16",
     files=("config.json",)))
 register_weights(WeightSpec(

@@ -166,3 +166,24 @@ def test_ray_run_gives_records_identical_to_the_local_executor(sample_bench, tmp
     distributed = evaluate(NOISY, sample_bench, out=tmp_path / "ray", executor="ray", **kwargs)
     assert distributed.meta["executor"] == "ray"
     assert _stable(read_records(tmp_path / "ray" / "records.jsonl")) == _stable(read_records(local / "records.jsonl"))
+
+
+def test_loftr_matcher_runs_with_weights_from_the_resolver(sample_bench, tmp_path, monkeypatch):
+    pytest.importorskip("kornia")
+    import torch
+    from kornia.feature import LoFTR
+
+    monkeypatch.setenv("REALBENCH_WEIGHTS_DIR", str(tmp_path / "none"))
+    with pytest.raises(RealBenchError, match="realbench weights download loftr-outdoor"):
+        CorrespondenceScorer({"matcher": "loftr"})
+    torch.manual_seed(0)
+    (tmp_path / "w").mkdir()
+    torch.save({"state_dict": LoFTR(pretrained=None).state_dict()}, tmp_path / "w" / "loftr_outdoor.ckpt")
+    monkeypatch.setenv("REALBENCH_WEIGHTS_DIR", str(tmp_path / "w"))
+    scorer = CorrespondenceScorer({"matcher": "loftr", "loftr_side": 128, "loftr_confidence": 0.0})
+    scene = sample_bench["chelsea-defocus"]
+    value = scorer.score(scene, scene.gt)
+    assert isinstance(value, int) and value >= 0  # random weights: only the code path is checked
+    assert scorer.protocol()["weights"].startswith("loftr-outdoor@")
+    with pytest.raises(RealBenchError, match="unknown"):
+        CorrespondenceScorer({"matcher": "orb"})
