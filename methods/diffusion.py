@@ -10,6 +10,8 @@ import numpy as np
 from realbench.errors import RealBenchError
 from realbench.weights import SPECS, WeightSpec, register_weights, resolve
 
+from .base import Method
+
 SD2_INPAINTING = "stabilityai/stable-diffusion-2-inpainting"
 PAINT_BY_EXAMPLE = "Fantasy-Studio/Paint-by-Example"
 
@@ -107,3 +109,42 @@ def dilated_mask(mask: np.ndarray, width: int) -> np.ndarray:
         return mask.copy()
     size = 2 * width + 1
     return cv2.dilate(mask.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
+
+
+def load_scheduler(path: Path):
+    """The scheduler class a diffusers folder declares, loaded from its ``scheduler/`` subfolder."""
+    import json
+
+    import diffusers
+
+    config = json.loads((Path(path) / "scheduler" / "scheduler_config.json").read_text())
+    return getattr(diffusers, config["_class_name"]).from_pretrained(str(path), subfolder="scheduler")
+
+
+
+class PipelineMethod(Method):
+    """A diffusers pipeline used as is: the model resolved at construction (missing weights fail
+    before any work), the pipeline built once on first use, samples generated in batches."""
+
+    @classmethod
+    def required_weights(cls, config) -> list[str]:
+        return [model_weights_name(config["model"])]
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.model_path, self.model_id = resolve_model(self.config["model"])
+        self._pipe = None
+
+    @property
+    def generation_batch(self) -> int:
+        return int(self.config["batch"])
+
+    def build_pipeline(self, path: str, dtype):
+        raise NotImplementedError
+
+    def pipeline(self):
+        if self._pipe is None:
+            device = pick_device(self.config["device"])
+            self._pipe = self.build_pipeline(str(self.model_path), pick_dtype(self.config["dtype"], device)).to(device)
+            self._pipe.set_progress_bar_config(leave=False, desc=self.info.name)
+        return self._pipe

@@ -9,14 +9,13 @@ The safety checker is disabled (it would replace flagged samples with black imag
 """
 from __future__ import annotations
 
-import json
 from typing import Sequence
 
 import numpy as np
 
-from .base import Method, MethodInfo, Output
-from .diffusion import (PAINT_BY_EXAMPLE, dilated_mask, from_pipeline, generators, model_weights_name, pick_device,
-                        pick_dtype, pipeline_size, resolve_model, to_pil)
+from .base import MethodInfo, Output
+from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, dilated_mask, from_pipeline, generators, load_scheduler,
+                        pipeline_size, to_pil)
 
 
 def _import(*candidates: str, attr: str):
@@ -40,53 +39,30 @@ def image_encoder_class():
                    "diffusers.pipelines.paint_by_example", attr="PaintByExampleImageEncoder")
 
 
-class PaintByExample(Method):
+class PaintByExample(PipelineMethod):
     info = MethodInfo("paint-by-example", stochastic=True, needs_weights=True,
                       description="Paint-by-Example with one reference per sample (drawn by the seed)")
     default_config = {"model": PAINT_BY_EXAMPLE, "steps": 50, "guidance": 5.0, "batch": 4, "dtype": "fp16",
                       "device": "auto", "feather": 1}
 
-    @classmethod
-    def required_weights(cls, config) -> list[str]:
-        return [model_weights_name(config["model"])]
+    def build_pipeline(self, path: str, dtype):
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+        from transformers import CLIPImageProcessor
 
-    def __init__(self, config=None):
-        super().__init__(config)
-        self.model_path, self.model_id = resolve_model(self.config["model"])
-        self._pipe = None
-
-    @property
-    def generation_batch(self) -> int:
-        return int(self.config["batch"])
-
-    def _pipeline(self):
-        if self._pipe is None:
-            import diffusers
-            from diffusers import AutoencoderKL, UNet2DConditionModel
-            from transformers import CLIPImageProcessor
-
-            path = str(self.model_path)
-            device = pick_device(self.config["device"])
-            dtype = pick_dtype(self.config["dtype"], device)
-            scheduler_cfg = json.loads((self.model_path / "scheduler" / "scheduler_config.json").read_text())
-            scheduler = getattr(diffusers, scheduler_cfg["_class_name"]).from_pretrained(path, subfolder="scheduler")
-            pipe = pipeline_class()(
-                vae=AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dtype),
-                image_encoder=image_encoder_class().from_pretrained(path, subfolder="image_encoder", torch_dtype=dtype),
-                unet=UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype),
-                scheduler=scheduler, safety_checker=None,
-                feature_extractor=CLIPImageProcessor.from_pretrained(path, subfolder="feature_extractor"),
-                requires_safety_checker=False)
-            self._pipe = pipe.to(device)
-            self._pipe.set_progress_bar_config(leave=False, desc="paint-by-example")
-        return self._pipe
+        return pipeline_class()(
+            vae=AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dtype),
+            image_encoder=image_encoder_class().from_pretrained(path, subfolder="image_encoder", torch_dtype=dtype),
+            unet=UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype),
+            scheduler=load_scheduler(path), safety_checker=None,
+            feature_extractor=CLIPImageProcessor.from_pretrained(path, subfolder="feature_extractor"),
+            requires_safety_checker=False)
 
     @staticmethod
     def reference_index(seed: int, count: int) -> int:
         return int(np.random.default_rng(seed).integers(count))
 
     def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
-        pipe = self._pipeline()
+        pipe = self.pipeline()
         size = pipeline_size(*scene.size)
         mask = to_pil(dilated_mask(scene.mask, self.feather).astype(np.uint8) * 255, size)
         target = to_pil(scene.target, size)

@@ -13,9 +13,9 @@ import numpy as np
 
 from realbench.errors import RealBenchError
 
-from .base import Method, MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, dilated_mask, from_pipeline, generators, model_weights_name, pick_device,
-                        pick_dtype, pipeline_size, resolve_model, to_pil)
+from .base import MethodInfo, Output
+from .diffusion import (SD2_INPAINTING, PipelineMethod, dilated_mask, from_pipeline, generators, load_scheduler,
+                        pipeline_size, to_pil)
 
 DEFAULT_PROMPT = "a high quality photo"
 
@@ -34,50 +34,31 @@ def load_prompts(path: str | None) -> dict[str, str]:
     return prompts
 
 
-class SDInpaint(Method):
+class SDInpaint(PipelineMethod):
     info = MethodInfo("sd-inpaint", stochastic=True, needs_weights=True,
                       description="Stable Diffusion 2 inpainting with a text prompt (no references)")
     default_config = {"model": SD2_INPAINTING, "prompts": None, "default_prompt": DEFAULT_PROMPT,
                       "negative_prompt": "", "steps": 50, "guidance": 7.5, "batch": 4, "dtype": "fp16",
                       "device": "auto", "feather": 1}
 
-    @classmethod
-    def required_weights(cls, config) -> list[str]:
-        return [model_weights_name(config["model"])]
-
     def __init__(self, config=None):
         super().__init__(config)
         self.prompts = load_prompts(self.config["prompts"])
-        self.model_path, self.model_id = resolve_model(self.config["model"])
-        self._pipe = None
 
-    @property
-    def generation_batch(self) -> int:
-        return int(self.config["batch"])
+    def build_pipeline(self, path: str, dtype):
+        from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
+        from transformers import CLIPTextModel, CLIPTokenizer
 
-    def _pipeline(self):
-        if self._pipe is None:
-            import diffusers
-            from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
-            from transformers import CLIPTextModel, CLIPTokenizer
-
-            path = str(self.model_path)
-            device = pick_device(self.config["device"])
-            dtype = pick_dtype(self.config["dtype"], device)
-            scheduler_cfg = json.loads((self.model_path / "scheduler" / "scheduler_config.json").read_text())
-            scheduler = getattr(diffusers, scheduler_cfg["_class_name"]).from_pretrained(path, subfolder="scheduler")
-            pipe = StableDiffusionInpaintPipeline(
-                vae=AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dtype),
-                text_encoder=CLIPTextModel.from_pretrained(path, subfolder="text_encoder", torch_dtype=dtype),
-                tokenizer=CLIPTokenizer.from_pretrained(path, subfolder="tokenizer"),
-                unet=UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype),
-                scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-            self._pipe = pipe.to(device)
-            self._pipe.set_progress_bar_config(leave=False, desc="sd-inpaint")
-        return self._pipe
+        return StableDiffusionInpaintPipeline(
+            vae=AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dtype),
+            text_encoder=CLIPTextModel.from_pretrained(path, subfolder="text_encoder", torch_dtype=dtype),
+            tokenizer=CLIPTokenizer.from_pretrained(path, subfolder="tokenizer"),
+            unet=UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype),
+            scheduler=load_scheduler(path), safety_checker=None, feature_extractor=None,
+            requires_safety_checker=False)  # no black-image replacement of flagged samples
 
     def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
-        pipe = self._pipeline()
+        pipe = self.pipeline()
         prompt = self.prompts.get(scene.id, self.config["default_prompt"])
         size = pipeline_size(*scene.size)
         mask = dilated_mask(scene.mask, self.feather).astype(np.uint8) * 255
