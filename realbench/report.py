@@ -140,7 +140,8 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, by: str | None
              "<h1>realbench report</h1>",
              f"<p class='muted'>Runs: {', '.join(html.escape(str(d)) for d in run_dirs)}. Data: {html.escape(str(spec))}. "
              f"Mean over samples within a scene, then over scenes. Best/worst samples by {html.escape(by)} "
-             f"({'higher' if higher else 'lower'} is better).</p>",
+             f"({'higher' if higher else 'lower'} is better); top/bottom-ranked by reference correspondences "
+             f"(seed selection).</p>",
              "<h2>Leaderboard</h2>", table.to_html(index=False, na_rep="unavailable", float_format=lambda v: f"{v:.4g}",
                                                    border=0)]
     if note:
@@ -171,11 +172,17 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, by: str | None
                 continue
             ordered = samples.sort_values(by, ascending=not higher, kind="stable")
             chosen = [("best", ordered.iloc[0])] + ([("worst", ordered.iloc[-1])] if len(ordered) > 1 else [])
+            if len(samples) > 1 and "correspondences" in samples and samples["correspondences"].notna().all():
+                ranked = samples.sort_values(["correspondences", "sample"], ascending=[False, True], kind="stable")
+                chosen += [("top-ranked", ranked.iloc[0]), ("bottom-ranked", ranked.iloc[-1])]
             parts.append(f"<div class='method'><b>{html.escape(method)}</b> "
                          f"<span class='muted'>{len(samples)} samples</span><div class='row'>")
             for label, row in chosen:
                 path = Path(row["run_dir"]) / row["image"]
-                caption = f"{label} (sample {int(row['sample'])}, seed {int(row['seed'])})<br>{_values(row, metrics)}"
+                ranks = (f" · {int(row['correspondences'])} correspondences"
+                         if "correspondences" in row and pd.notna(row["correspondences"]) else "")
+                caption = (f"{label} (sample {int(row['sample'])}, seed {int(row['seed'])})<br>"
+                           f"{_values(row, metrics)}{ranks}")
                 parts.append(_figure(read_rgb(path), rel(path), caption))
             parts.append("</div></div>")
         parts.append("</div></div>")

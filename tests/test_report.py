@@ -80,6 +80,9 @@ def test_report_best_and_worst_follow_the_metric_direction(two_runs, tmp_path):
     section = text[text.index("id='rocket-style'"):]
     section = section[section.index("slow_method"):]
     assert section.index(best) < section.index(worst)
+    ranked = scene.sort_values(["correspondences", "sample"], ascending=[False, True])
+    assert f"top-ranked (sample {int(ranked.iloc[0]['sample'])}" in section
+    assert f"{int(ranked.iloc[0]['correspondences'])} correspondences" in section
 
 
 def test_report_rejects_unknown_metric(two_runs, tmp_path, capsys):
