@@ -67,6 +67,23 @@ def bare_unet_step(method, batch: int, resolution: int, repeats: int = 2) -> flo
     return min(times[1:])
 
 
+def vae_encode_time(method, batch: int, resolution: int) -> float:
+    """The VAE encoding every RealFill step needs (images and masked images, no grad)."""
+    import torch
+
+    vae, device = method._load_base()["vae"], method._load_base()["device"]
+    x = torch.randn(2 * batch, 3, resolution, resolution, device=device)
+    times = []
+    with torch.no_grad():
+        for _ in range(2):
+            start = time.perf_counter()
+            vae.encode(x).latent_dist.sample()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def run(size: str, batch: int, resolution: int, steps: int) -> None:
     import json
 
@@ -105,6 +122,7 @@ def run(size: str, batch: int, resolution: int, steps: int) -> None:
         sample_per_step = (time.perf_counter() - start - sample_3) / 3
         method.release()
         bare = bare_unet_step(method, batch, resolution)
+        vae_time = vae_encode_time(method, batch, resolution)
         device = method._load_base()["device"]
         if device.type == "cuda":
             peak = f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB CUDA"
@@ -113,6 +131,8 @@ def run(size: str, batch: int, resolution: int, steps: int) -> None:
         print(f"[{size}] device {device}, batch {batch}, {resolution} px")
         print(f"[{size}] train step (median of {steps - 1}): {step_time:8.3f} s")
         print(f"[{size}] bare UNet fwd+bwd:            {bare:8.3f} s   overhead ratio {step_time / bare:.2f}")
+        print(f"[{size}] VAE encode (images + masked):  {vae_time:8.3f} s   floor of the ratio "
+              f"(bare + VAE) / bare = {(bare + vae_time) / bare:.2f}")
         print(f"[{size}] sampling step (1 sample):      {sample_per_step:8.3f} s")
         print(f"[{size}] peak memory: {peak}")
 
