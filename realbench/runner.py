@@ -226,7 +226,9 @@ def evaluate(
         raise RealBenchError(f"unknown executor '{executor}' (local or ray)")
     adapter = resolve_method(method, config)
     metric_names = expand_metric_names(metrics if metrics is not None else DEFAULT_METRICS)
-    scorers, unavailable = resolve_metrics(metric_names, weights, metric_options, skip_unavailable, device)
+    # with Ray the driver only validates and records protocols: its models stay on the CPU, GPUs are the workers'
+    driver_device = "cpu" if executor == "ray" else device
+    scorers, unavailable = resolve_metrics(metric_names, weights, metric_options, skip_unavailable, driver_device)
     selector = CorrespondenceScorer(selection_options or {}) if select else None
     if samples is not None and samples < 1:
         raise RealBenchError("--samples must be at least 1")
