@@ -83,7 +83,8 @@ class MaskedLPIPS(Metric):
             "weights": self._resolved.id, "input": "RGB scaled to [-1, 1], full resolution, no resizing",
             "region": {"mask": "spatial map (bilinear upsampling) averaged over masked pixels",
                        "bbox": f"crop to the mask's bounding box (at least {MIN_CROP} px a side), spatial mean",
-                       "zeroed": "both images multiplied by the mask, spatial mean over the whole image"}[self.variant],
+                       "zeroed": "both images multiplied by the mask in pixel space (known pixels black), then "
+                                 "scaled to [-1, 1]; spatial mean over the whole image"}[self.variant],
         }
 
     # --- the lpips forward, split in two halves ---------------------------------------------
