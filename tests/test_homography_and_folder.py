@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_scene
 from metrics.psnr import masked_psnr
 from realbench import RealBenchError, evaluate, leaderboard
 from realbench.records import read_records

@@ -1,6 +1,5 @@
 """RealFill's training data: mask statistics, loss weighting, prompt dropout."""
 import numpy as np
-import pytest
 import torch
 
 from methods.realfill_data import RealFillBatches, make_mask, weighted_loss

@@ -1,7 +1,5 @@
 """Seed selection, Table 2 from records, statistics, paper rows, shards, merge, Ray, max-refs."""
 import json
-import math
-import os
 
 import numpy as np
 import pandas as pd
