@@ -38,9 +38,9 @@ def resolve_model(model: str) -> tuple[Path, str]:
     if local.exists():
         if not (local / "model_index.json").is_file() and not (local / "unet").is_dir():
             raise RealBenchError("not a diffusers model folder (no model_index.json or unet/)", path=str(local))
-        from realbench.weights import _content_hash
+        from realbench.weights import content_hash
 
-        return local, f"{local.name}@{_content_hash(local)}"
+        return local, f"{local.name}@{content_hash(local)}"
     found = resolve(model_weights_name(model))
     return found.path, found.id
 

@@ -21,15 +21,15 @@ import numpy as np
 from realbench.errors import RealBenchError
 from realbench.provenance import config_hash
 
-from .base import Method, MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, dilated_mask, from_pipeline, generators, model_weights_name, pick_device,
-                        pick_dtype, pipeline_size, resolve_model, to_pil)
+from .base import MethodInfo, Output
+from .diffusion import (SD2_INPAINTING, PipelineMethod, dilated_mask, from_pipeline, generators, pick_device,
+                        pick_dtype, pipeline_size, to_pil)
 from .realfill_data import RealFillBatches, weighted_loss
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
 
 
-class RealFill(Method):
+class RealFill(PipelineMethod):
     info = MethodInfo("realfill", stochastic=True, needs_weights=True,
                       description="RealFill: LoRA fine-tune of SD2 inpainting per scene, then DDPM sampling")
     default_config = {
@@ -48,17 +48,11 @@ class RealFill(Method):
         "sample": {"steps": 200, "guidance": 1.0, "batch": 4, "scheduler": "ddpm", "dtype": "fp16"},
     }
 
-    @classmethod
-    def required_weights(cls, config: dict[str, Any]) -> list[str]:
-        return [model_weights_name(config["model"])]
-
     def __init__(self, config=None):
-        super().__init__(config)
+        super().__init__(config)  # merges settings and resolves the base model: missing weights fail here
         if self.config["sample"]["scheduler"] not in SCHEDULERS:
             raise RealBenchError(f"sample.scheduler must be one of {', '.join(SCHEDULERS)}")
-        self.model_path, self.model_id = resolve_model(self.config["model"])  # missing weights fail here
         self._base: dict[str, Any] | None = None
-        self._pipe = None
 
     @property
     def generation_batch(self) -> int:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 
+from realbench.config import merge_config
 from realbench.scene import Scene
 
 
@@ -47,8 +48,6 @@ class Metric:
     cache_size: ClassVar[int] = 64
 
     def __init__(self, weights: Mapping[str, str] | None = None, device: str | None = None, **options: Any):
-        from methods.base import merge_config
-
         self.weights = dict(weights or {})
         self.device = device
         self.options = merge_config(self.default_options, options, f"metric '{self.info.name}'")

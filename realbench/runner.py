@@ -23,7 +23,7 @@ from .compositing import composite
 from .errors import RealBenchError
 from .imageio import atomic_write_bytes, read_rgb, write_png
 from .loading import Benchmark, load_benchmark
-from .provenance import config_hash, git_hash, versions
+from .provenance import canonical_json, config_hash, git_hash, versions
 from .records import RecordStore
 from .scene import Scene
 
@@ -93,7 +93,7 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
     classes = {name: METRICS.get(name) for name in names}  # unknown names fail here, with a hint
     scorers, missing = {}, {}
     for name, cls in classes.items():
-        key = (name, canonical(options.get(name, {})), canonical(weights or {}), device,
+        key = (name, canonical_json(options.get(name, {})), canonical_json(weights or {}), device,
                os.environ.get("REALBENCH_WEIGHTS_DIR"))
         scorer = _METRIC_INSTANCES.get(key) or cls(weights=weights, device=device, **options.get(name, {}))
         problems = []
@@ -120,12 +120,6 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
             first = (str(exc).splitlines() or [""])[0][:300]
             raise RealBenchError(f"metric '{name}' could not load its model ({type(exc).__name__}: {first})") from None
     return scorers, missing
-
-
-def canonical(obj: Any) -> str:
-    from .provenance import canonical_json
-
-    return canonical_json(obj)
 
 
 def _open_run_dir(out: Path, meta: dict[str, Any]) -> dict[str, Any]:

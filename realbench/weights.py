@@ -85,7 +85,7 @@ class Resolved:
         """``name@hash``: the snapshot commit for hub repos, else a content hash (cached by size+mtime)."""
         if "snapshots" in self.path.parts:
             return f"{self.spec.name}@{self.path.parts[self.path.parts.index('snapshots') + 1][:12]}"
-        return f"{self.spec.name}@{_content_hash(self.path)}"
+        return f"{self.spec.name}@{content_hash(self.path)}"
 
 
 class WeightsMissing(RealBenchError):
@@ -223,7 +223,7 @@ def download(name: str) -> Resolved:
     return resolve(name)
 
 
-def _content_hash(path: Path) -> str:
+def content_hash(path: Path) -> str:
     """sha256 (first 12 hex) of a file or of a folder's files, cached by path, size and mtime."""
     from .sample_data import cache_dir
 
