@@ -46,7 +46,10 @@ class Benchmark:
     def ids(self) -> list[str]:
         return [s.id for s in self.scenes]
 
-    def __getitem__(self, scene_id: str) -> Scene:
+    def __getitem__(self, scene_id: str | int) -> Scene:
+        """By scene id, or by position (``bench[0]``) as a notebook user would expect."""
+        if isinstance(scene_id, int):
+            return self.scenes[scene_id]
         for scene in self.scenes:
             if scene.id == scene_id:
                 return scene

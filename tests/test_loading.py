@@ -21,6 +21,9 @@ def test_release_layout_with_realbench_level_and_inferred_tasks(tmp_path):
     assert bench.ids == ["a_inpaint", "b_outpaint"]
     assert [s.task for s in bench] == ["inpaint", "outpaint"]
     scene = bench["b_outpaint"]
+    assert bench[1] is scene and bench[-1] is scene  # positions work too (notebooks)
+    with pytest.raises(RealBenchError, match="Did you mean 'b_outpaint'"):
+        bench["b_outpant"]
     assert scene.target.dtype == np.uint8 and scene.target.shape == (64, 80, 3)
     assert scene.mask.dtype == bool and scene.mask.shape == (64, 80)
     assert len(scene.refs) == 1 and not scene.target.flags.writeable
