@@ -109,7 +109,7 @@ def _realfill_defaults() -> dict:
 
 
 def mask_rows(ours: dict, theirs: dict) -> list[tuple[str, str, str, str]]:
-    from scipy.stats import ks_2samp
+    from scipy.stats import ks_2samp, norm
 
     rows = []
     full = [m.reshape(len(m), -1).all(1) for m in (theirs["mask"], ours["mask"])]
@@ -130,7 +130,6 @@ def mask_rows(ours: dict, theirs: dict) -> list[tuple[str, str, str, str]]:
     p = [a / len(f) for a, f in zip(above, fractions)]
     pooled = sum(above) / sum(len(f) for f in fractions)
     z = (p[0] - p[1]) / np.sqrt(pooled * (1 - pooled) * sum(1 / len(f) for f in fractions))
-    from scipy.stats import norm
     rows.append(("masks covering > half the image (coin, ~0.5)", f"{p[0]:.3f}", f"{p[1]:.3f}",
                  f"two-proportion p={2 * norm.sf(abs(z)):.2f}"))
     maps = [m.mean(0) for m in (theirs["mask"], ours["mask"])]

@@ -57,14 +57,28 @@ def pick_device(name: str | None):
     return torch.device(name)
 
 
+DTYPE_NAMES = {"no": "float32", "float32": "float32", "fp32": "float32", "fp16": "float16", "float16": "float16",
+               "bf16": "bfloat16", "bfloat16": "bfloat16"}
+
+
+def check_dtype(name: str, setting: str) -> None:
+    """Refuse an unknown precision when the method is built, not deep inside a GPU run."""
+    if str(name) not in DTYPE_NAMES:
+        raise RealBenchError(f"{setting}={name!r} is not a precision; use one of {', '.join(DTYPE_NAMES)}")
+
+
 def pick_dtype(name: str, device) -> Any:
-    """fp16/bf16 only where they help (CUDA); the CPU always computes in float32."""
+    """fp16/bf16 only where they help (CUDA, MPS); the CPU always computes in float32. Outputs
+    record the dtype actually used (``dtype_of``), so a CPU run never claims fp16."""
     import torch
 
-    if device.type == "cpu":
-        return torch.float32
-    return {"no": torch.float32, "float32": torch.float32, "fp32": torch.float32, "fp16": torch.float16,
-            "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}[str(name)]
+    check_dtype(name, "dtype")
+    return torch.float32 if device.type == "cpu" else getattr(torch, DTYPE_NAMES[str(name)])
+
+
+def dtype_of(pipe) -> dict[str, str]:
+    """Where and in what precision a pipeline really ran, for the records."""
+    return {"device": str(pipe.device), "dtype": str(pipe.dtype).removeprefix("torch.")}
 
 
 def generators(seeds: Sequence[int], device) -> list:
@@ -132,6 +146,8 @@ class PipelineMethod(Method):
 
     def __init__(self, config=None):
         super().__init__(config)
+        if "dtype" in self.config:
+            check_dtype(self.config["dtype"], "dtype")
         self.model_path, self.model_id = resolve_model(self.config["model"])
         self._pipe = None
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from .base import MethodInfo, Output
-from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, dilated_mask, from_pipeline, generators, load_scheduler,
+from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, dilated_mask, dtype_of, from_pipeline, generators, load_scheduler,
                         pipeline_size, to_pil)
 
 
@@ -71,6 +71,6 @@ class PaintByExample(PipelineMethod):
                       example_image=[to_pil(scene.refs[i]) for i in picks], height=size[0], width=size[1],
                       num_inference_steps=int(self.config["steps"]), guidance_scale=float(self.config["guidance"]),
                       generator=generators(seeds, pipe.device), output_type="np").images
-        info = {"model": self.model_id, "safety_checker": None}
+        info = {"model": self.model_id, "safety_checker": None, **dtype_of(pipe)}
         return [Output(image, {**info, "seed": int(s), "reference_index": i})
                 for image, s, i in zip(from_pipeline(result, scene.size), seeds, picks)]

@@ -22,8 +22,8 @@ from realbench.errors import RealBenchError
 from realbench.provenance import config_hash
 
 from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, dilated_mask, from_pipeline, generators, pick_device,
-                        pick_dtype, pipeline_size, to_pil)
+from .diffusion import (SD2_INPAINTING, PipelineMethod, check_dtype, dilated_mask, dtype_of, from_pipeline,
+                        generators, pick_device, pick_dtype, pipeline_size, to_pil)
 from .realfill_data import RealFillBatches, weighted_loss
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
@@ -52,6 +52,8 @@ class RealFill(PipelineMethod):
         super().__init__(config)  # merges settings and resolves the base model: missing weights fail here
         if self.config["sample"]["scheduler"] not in SCHEDULERS:
             raise RealBenchError(f"sample.scheduler must be one of {', '.join(SCHEDULERS)}")
+        check_dtype(self.config["train"]["mixed_precision"], "train.mixed_precision")
+        check_dtype(self.config["sample"]["dtype"], "sample.dtype")
         self._base: dict[str, Any] | None = None
 
     @property
@@ -197,7 +199,8 @@ class RealFill(PipelineMethod):
         bar.close()
         self._save_lora(lora_dir, unet, text_encoder, {"steps": step, "losses": losses, "step_seconds": step_seconds,
                                                         "seconds": time.time() - started, "train": cfg,
-                                                        "model": self.model_id})
+                                                        "model": self.model_id, "device": str(device),
+                                                        "compute_dtype": str(mixed).removeprefix("torch.")})
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         unet.eval()
         text_encoder.eval()
@@ -293,7 +296,8 @@ class RealFill(PipelineMethod):
                 num_inference_steps=int(sample["steps"]), guidance_scale=float(sample["guidance"]),
                 generator=generators(seeds, self._pipe.device), output_type="np").images
         info = {"lora": self._lora_id, "model": self.model_id, "scheduler": SCHEDULERS[sample["scheduler"]],
-                "steps": int(sample["steps"]), "guidance": float(sample["guidance"]), "safety_checker": None}
+                "steps": int(sample["steps"]), "guidance": float(sample["guidance"]), "safety_checker": None,
+                **dtype_of(self._pipe)}
         return [Output(image, {**info, "seed": int(seed)}) for image, seed in zip(from_pipeline(result, scene.size), seeds)]
 
     def release(self) -> None:

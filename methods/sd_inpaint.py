@@ -14,7 +14,7 @@ import numpy as np
 from realbench.errors import RealBenchError
 
 from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, dilated_mask, from_pipeline, generators, load_scheduler,
+from .diffusion import (SD2_INPAINTING, PipelineMethod, dilated_mask, dtype_of, from_pipeline, generators, load_scheduler,
                         pipeline_size, to_pil)
 
 DEFAULT_PROMPT = "a high quality photo"
@@ -69,5 +69,5 @@ class SDInpaint(PipelineMethod):
                       guidance_scale=float(self.config["guidance"]), generator=generators(seeds, pipe.device),
                       output_type="np").images
         info = {"prompt": prompt, "prompt_source": "prompts file" if scene.id in self.prompts else "generic default",
-                "model": self.model_id, "safety_checker": None}
+                "model": self.model_id, "safety_checker": None, **dtype_of(pipe)}
         return [Output(image, {**info, "seed": int(s)}) for image, s in zip(from_pipeline(result, scene.size), seeds)]

@@ -45,13 +45,16 @@ def test_realfill_end_to_end_through_the_cli(tiny_sd, sample_bench, tmp_path, ca
     records = read_records(out / "records.jsonl")
     assert [r["seed"] for r in records] == [0, 1]
     assert records[0]["info"]["scheduler"] == "DDPMScheduler" and records[0]["info"]["lora"].startswith("lora-")
+    # the default sample.dtype is fp16, but the CPU computes in float32 and the record says so
+    assert (records[0]["info"]["device"], records[0]["info"]["dtype"]) == ("cpu", "float32")
     meta = json.loads((out / "run.json").read_text())
     assert meta["config"]["train"]["lora_rank"] == 8 and meta["config"]["sample"]["guidance"] == 1.0
     lora = next((out / "work" / SCENE).glob("lora-*"))
     for part in ("unet", "text_encoder"):
         assert (lora / part / "adapter_model.safetensors").is_file()
         assert json.loads((lora / part / "adapter_config.json").read_text())["r"] == 8
-    assert len(json.loads((lora / "train.json").read_text())["losses"]) == 2
+    train_info = json.loads((lora / "train.json").read_text())
+    assert len(train_info["losses"]) == 2 and train_info["compute_dtype"] == "float32"
     _check_known_pixels(out, sample_bench, feather=1)
     # a rerun reuses the LoRA and the records: no training, no sampling
     mtime = (lora / "unet" / "adapter_model.safetensors").stat().st_mtime_ns
@@ -70,6 +73,7 @@ def test_sd_inpaint_end_to_end_with_prompts(tiny_sd, sample_bench, tmp_path):
     info = {r["scene"]: r["info"] for r in read_records(out / "records.jsonl")}
     assert info[SCENE]["prompt"] == "a photo of a cat" and info[SCENE]["prompt_source"] == "prompts file"
     assert info["rocket-style"]["prompt_source"] == "generic default"
+    assert (info[SCENE]["device"], info[SCENE]["dtype"]) == ("cpu", "float32")
     _check_known_pixels(out, sample_bench, feather=1)
 
 
@@ -154,3 +158,14 @@ def test_missing_base_model_is_one_clear_error(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "out").exists()
     with pytest.raises(RealBenchError, match="neither an existing folder nor a hub id"):
         evaluate("sd-inpaint", config={"model": "not-a-model"}, progress=False)
+
+
+def test_unknown_precision_is_one_clear_error_before_any_work(tiny_sd, tmp_path, capsys):
+    with pytest.raises(RealBenchError, match="dtype='fp8' is not a precision"):
+        evaluate("sd-inpaint", config={"model": str(tiny_sd), "dtype": "fp8"}, progress=False)
+    out = tmp_path / "out"
+    assert main(["evaluate", "--method", "realfill", "--model", str(tiny_sd), "--set", "train.mixed_precision=half",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "train.mixed_precision='half' is not a precision" in err
+    assert not out.exists()
