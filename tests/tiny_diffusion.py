@@ -92,3 +92,15 @@ def save_tiny_paint_by_example(folder: Path, seed: int = 0) -> Path:
         "scheduler": ["diffusers", "PNDMScheduler"], "unet": ["diffusers", "UNet2DConditionModel"],
         "vae": ["diffusers", "AutoencoderKL"]}, indent=2))
     return folder
+
+
+if __name__ == "__main__":  # python tests/tiny_diffusion.py DIR: tiny models for trying the CLI offline
+    import sys
+
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "tiny-models")
+    sd, pbe = save_tiny_sd_inpainting(root / "sd2-inpainting"), save_tiny_paint_by_example(root / "paint-by-example")
+    print(f"random tiny models (not pretrained; for plumbing checks only) in {root}. Try:\n"
+          f"  realbench evaluate --method realfill --model {sd} --scenes chelsea-defocus --samples 2 "
+          f"--set train.steps=2 --set train.resolution=64 --set train.batch_size=4 --set sample.steps=2 --out runs/tiny-realfill\n"
+          f"  realbench evaluate --method sd-inpaint --model {sd} --samples 2 --set steps=2 --out runs/tiny-sd\n"
+          f"  realbench evaluate --method paint-by-example --model {pbe} --samples 2 --set steps=2 --out runs/tiny-pbe")
