@@ -10,6 +10,7 @@ alpha-composites each output over the target with a 1-pixel feather, as RealFill
 """
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import time
@@ -272,8 +273,11 @@ class RealFill(PipelineMethod):
         device = base["device"]
         dtype = pick_dtype(self.config["sample"]["dtype"], device)
         scheduler_cls = getattr(diffusers, SCHEDULERS[self.config["sample"]["scheduler"]])
+        # the pipeline casts its modules in place; the shared VAE must stay float32 for the next
+        # scene's training, so a half-precision pipeline gets its own copy
+        vae = base["vae"] if dtype == torch.float32 else copy.deepcopy(base["vae"])
         pipe = StableDiffusionInpaintPipeline(
-            vae=base["vae"], text_encoder=text_encoder.merge_and_unload().eval(), tokenizer=base["tokenizer"],
+            vae=vae, text_encoder=text_encoder.merge_and_unload().eval(), tokenizer=base["tokenizer"],
             unet=unet.merge_and_unload().eval(), scheduler=scheduler_cls.from_config(base["noise_scheduler"].config),
             safety_checker=None, feature_extractor=None, requires_safety_checker=False)  # no black-image replacement
         pipe = pipe.to(device) if dtype == torch.float32 else pipe.to(device, dtype)

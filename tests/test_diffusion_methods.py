@@ -169,3 +169,19 @@ def test_unknown_precision_is_one_clear_error_before_any_work(tiny_sd, tmp_path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "train.mixed_precision='half' is not a precision" in err
     assert not out.exists()
+
+
+def test_half_precision_sampling_leaves_the_shared_vae_float32_for_the_next_scene(tiny_sd, tmp_path, monkeypatch):
+    """On a GPU, sampling runs in half precision while training stays float32, and both use one
+    VAE: sampling scene 1 must not cast it under scene 2's training. The CPU never computes in
+    half precision, so the test pretends it does (bf16 runs on CPU)."""
+    import methods.realfill as realfill
+    from methods.diffusion import DTYPE_NAMES
+
+    monkeypatch.setattr(realfill, "pick_dtype", lambda name, device: getattr(torch, DTYPE_NAMES[str(name)]))
+    config = {"model": str(tiny_sd), **FAST_TRAIN, "sample": {"steps": 2, "batch": 2, "dtype": "bf16"}}
+    evaluate("realfill", config=config, scenes=[SCENE, "rocket-style"], samples=1, out=tmp_path / "run",
+             progress=False)
+    records = read_records(tmp_path / "run" / "records.jsonl")
+    assert sorted(r["scene"] for r in records) == sorted([SCENE, "rocket-style"])
+    assert {r["info"]["dtype"] for r in records} == {"bfloat16"}
