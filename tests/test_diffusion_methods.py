@@ -171,17 +171,22 @@ def test_unknown_precision_is_one_clear_error_before_any_work(tiny_sd, tmp_path,
     assert not out.exists()
 
 
-def test_half_precision_sampling_leaves_the_shared_vae_float32_for_the_next_scene(tiny_sd, tmp_path, monkeypatch):
-    """On a GPU, sampling runs in half precision while training stays float32, and both use one
-    VAE: sampling scene 1 must not cast it under scene 2's training. The CPU never computes in
-    half precision, so the test pretends it does (bf16 runs on CPU)."""
+def test_half_precision_paths_run_and_leave_the_shared_vae_float32(tiny_sd, tmp_path, monkeypatch):
+    """GPU-only code on the CPU: fp16 mixed-precision training (autocast + gradient scaler) and
+    bf16 sampling. Sampling scene 1 must not cast the VAE that scene 2's training shares. The CPU
+    never computes in half precision by choice, so the test pretends it does."""
     import methods.realfill as realfill
     from methods.diffusion import DTYPE_NAMES
 
     monkeypatch.setattr(realfill, "pick_dtype", lambda name, device: getattr(torch, DTYPE_NAMES[str(name)]))
-    config = {"model": str(tiny_sd), **FAST_TRAIN, "sample": {"steps": 2, "batch": 2, "dtype": "bf16"}}
-    evaluate("realfill", config=config, scenes=[SCENE, "rocket-style"], samples=1, out=tmp_path / "run",
-             progress=False)
-    records = read_records(tmp_path / "run" / "records.jsonl")
+    config = {"model": str(tiny_sd), "train": {**FAST_TRAIN["train"], "mixed_precision": "fp16"},
+              "sample": {"steps": 2, "batch": 2, "dtype": "bf16"}}
+    out = tmp_path / "run"
+    evaluate("realfill", config=config, scenes=[SCENE, "rocket-style"], samples=1, out=out, progress=False)
+    records = read_records(out / "records.jsonl")
     assert sorted(r["scene"] for r in records) == sorted([SCENE, "rocket-style"])
     assert {r["info"]["dtype"] for r in records} == {"bfloat16"}
+    for train_json in out.glob("work/*/lora-*/train.json"):
+        info = json.loads(train_json.read_text())
+        assert info["compute_dtype"] == "float16" and np.isfinite(info["losses"]).all()
+    assert len(list(out.glob("work/*/lora-*/train.json"))) == 2
