@@ -7,11 +7,15 @@ each from the same folder), the same scene folder (release layout, which is also
 ``ref/`` + ``target/`` layout), the same hyper-parameters (ours: rank 8, alpha 16, dropout 0.1,
 100 warm-up steps, passed to the script as flags) and a batch of one copy of each scene image,
 which is what the script's loader yields. Random draws differ (each has its own generators), so
-masking and loss are compared as distributions (two-sample KS / Welch tests), and the trainable
-LoRA parameter counts must match exactly.
+masking and loss are compared as distributions (two-sample KS / Welch tests), the trainable
+LoRA parameter counts must match exactly, and the script's first step is replayed through our loss
+(``step_loss``) with the script's own batch, latents, noise and timesteps: the two losses must agree
+to rounding, since every LoRA up-projection is still zero at step 1.
 
 The script is imported, not copied: pass its path. In-process patches only touch side effects
-(trackers, the validation pipeline and the final pipeline save); the training loop runs unchanged.
+(trackers, the validation pipeline and the final pipeline save) or observe values without changing
+them (VAE samples, ``torch.randn_like``, ``torch.randint``, ``F.interpolate``, the text encoder's
+input ids); the training loop runs unchanged.
 Needs ``accelerate`` (a peft dependency). Get the script with e.g.
   curl -LO https://raw.githubusercontent.com/huggingface/diffusers/main/examples/research_projects/realfill/train_realfill.py
 Run: python benchmarks/realfill_vs_community.py --script train_realfill.py [--size tiny|sd2]
@@ -154,6 +158,10 @@ def community_train(module, model: Path, folder: Path, out: Path, resolution: in
     """Run the script's ``main`` unchanged; record each logged loss with its wall-clock time."""
     cfg = _realfill_defaults()
     logged, counts = [], {}
+    first = {"vae_in": [], "vae_out": [], "interpolate": []}  # the script's first step, observed
+
+    def capturing() -> bool:
+        return not logged
 
     class RecordingAccelerator(module.Accelerator):
         def __init__(self, *args, **kwargs):
@@ -170,8 +178,48 @@ def community_train(module, model: Path, folder: Path, out: Path, resolution: in
 
     def counting_get_peft_model(model_, config):
         wrapped = real_get_peft_model(model_, config)
-        counts["unet" if "unet" not in counts else "text_encoder"] = trainable(wrapped)
+        part = "unet" if "unet" not in counts else "text_encoder"
+        counts[part] = trainable(wrapped)
+        if part == "text_encoder":
+            def keep_ids(_module, args, kwargs):
+                if capturing() and "input_ids" not in first:
+                    first["input_ids"] = (args[0] if args else kwargs["input_ids"]).detach().cpu().clone()
+            wrapped.register_forward_pre_hook(keep_ids, with_kwargs=True)
         return wrapped
+
+    real_vae_class = module.AutoencoderKL
+
+    class ObservedVAE:  # records what the script encodes and the latent samples it draws
+        @staticmethod
+        def from_pretrained(*args, **kwargs):
+            vae = real_vae_class.from_pretrained(*args, **kwargs)
+            real_encode = vae.encode
+
+            def encode(x, *a, **k):
+                result = real_encode(x, *a, **k)
+                if capturing():
+                    first["vae_in"].append(x.detach().cpu().clone())
+                    dist, real_sample = result.latent_dist, result.latent_dist.sample
+
+                    def sample(*sa, **sk):
+                        z = real_sample(*sa, **sk)
+                        first["vae_out"].append(z.detach().cpu().clone())
+                        return z
+                    dist.sample = sample
+                return result
+            vae.encode = encode
+            return vae
+
+    def observed(name, real):
+        def call(*args, **kwargs):
+            value = real(*args, **kwargs)
+            if capturing():
+                if name == "interpolate":
+                    first["interpolate"].append(args[0].detach().cpu().clone())
+                else:
+                    first.setdefault(name, value.detach().cpu().clone())
+            return value
+        return call
 
     class NoSavePipeline:  # the script's final merge + save is not part of training
         @staticmethod
@@ -182,6 +230,10 @@ def community_train(module, model: Path, folder: Path, out: Path, resolution: in
             pass
 
     module.Accelerator, module.get_peft_model = RecordingAccelerator, counting_get_peft_model
+    module.AutoencoderKL = ObservedVAE
+    module.torch = Namespace(module.torch, randn_like=observed("noise", module.torch.randn_like),
+                             randint=observed("timesteps", module.torch.randint))
+    module.F = Namespace(module.F, interpolate=observed("interpolate", module.F.interpolate))
     module.StableDiffusionInpaintPipeline = NoSavePipeline
     module.log_validation = lambda *args, **kwargs: []
     args = module.parse_args([
@@ -196,7 +248,50 @@ def community_train(module, model: Path, folder: Path, out: Path, resolution: in
     start = time.perf_counter()
     module.main(args)
     times = np.diff([start] + [t for t, _ in logged])
-    return {"losses": np.array([loss for _, loss in logged]), "step_seconds": times, "trainable": counts}
+    return {"losses": np.array([loss for _, loss in logged]), "step_seconds": times, "trainable": counts,
+            "first": first}
+
+
+class Namespace:
+    """A module with some attributes replaced, to observe the script's random draws in place."""
+
+    def __init__(self, real, **overrides):
+        self._real, self._overrides = real, overrides
+
+    def __getattr__(self, name):
+        return self._overrides[name] if name in self._overrides else getattr(self._real, name)
+
+
+def realbench_first_step_loss(model: Path, first: dict) -> tuple[float, dict]:
+    """Our loss on the script's own first batch and random draws. At step 1 every LoRA up-projection
+    is zero, so both models are the base model and the two losses must agree to rounding."""
+    import torch
+
+    from methods.realfill import RealFill
+    from methods.realfill_data import step_loss
+
+    method = RealFill({"model": str(model)})
+    base = method._load_base()
+    unet, text_encoder = method._wrap_lora(*method._fresh_models())
+    tokenizer = base["tokenizer"]
+    prompt_ids = tokenizer([method.config["prompt"], ""], padding="max_length", truncation=True,
+                           max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+    index = []
+    for row in first["input_ids"]:
+        matches = [i for i in range(2) if torch.equal(row, prompt_ids[i])]
+        if not matches:
+            raise SystemExit("error: the script tokenised a prompt that is neither ours nor empty")
+        index.append(matches[0])
+    scale = base["vae"].config.scaling_factor
+    images, masked = first["vae_in"]
+    masks, weightings = first["interpolate"][:2]
+    latents, conditioning = (z * scale for z in first["vae_out"][:2])
+    with torch.no_grad():
+        loss = step_loss(unet, text_encoder, base["noise_scheduler"], prompt_ids, torch.tensor(index), latents,
+                         conditioning, masks, weightings, first["noise"], first["timesteps"], torch.float32)
+    checks = {"masked image = image * (mask < 0.5)": float((masked - images * (masks < 0.5)).abs().max()),
+              "prompts dropped in the batch": sum(index)}
+    return float(loss), checks
 
 
 def realbench_train(model: Path, scene, work: Path, resolution: int, batch: int, steps: int, seed: int) -> dict:
@@ -214,10 +309,16 @@ def realbench_train(model: Path, scene, work: Path, resolution: int, batch: int,
     return result
 
 
-def train_rows(ours: dict, theirs: dict, bare: float) -> list[tuple[str, str, str, str]]:
+def train_rows(ours: dict, theirs: dict, bare: float, first_loss: tuple[float, dict]) -> list[tuple[str, str, str, str]]:
     from scipy.stats import ttest_ind
 
     rows = []
+    loss, checks = first_loss
+    theirs_first = float(theirs["losses"][0])
+    rows.append(("step 1 on the script's own batch and draws: loss", f"{theirs_first:.6f}", f"{loss:.6f}",
+                 f"|difference| {abs(loss - theirs_first):.1e}"))
+    for name, value in checks.items():
+        rows.append((f"  {name}", "", "", f"{value:g}"))
     for part in ("unet", "text_encoder"):
         a, b = theirs["trainable"].get(part, 0), ours["trainable"][part]
         rows.append((f"trainable LoRA parameters, {part}", f"{a:,}", f"{b:,}", "equal" if a == b else "DIFFERENT"))
@@ -286,8 +387,9 @@ def main() -> None:
                                      args.seed)
         ours_run = realbench_train(model, scene, tmp / "realbench-work", resolution, batch, args.steps, args.seed)
         bare = bare_unet_step(ours_run.pop("method"), batch, resolution)
+        first_loss = realbench_first_step_loss(model, theirs_run["first"])
         print_table(f"Training: {args.steps} steps each, batch {batch}, {resolution} px",
-                    train_rows(ours_run, theirs_run, bare))
+                    train_rows(ours_run, theirs_run, bare, first_loss))
 
 
 if __name__ == "__main__":

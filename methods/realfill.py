@@ -25,7 +25,7 @@ from realbench.provenance import config_hash
 from .base import MethodInfo, Output
 from .diffusion import (SD2_INPAINTING, PipelineMethod, check_dtype, dilated_mask, dtype_of, from_pipeline,
                         generators, pick_device, pick_dtype, pipeline_size, to_pil)
-from .realfill_data import RealFillBatches, weighted_loss
+from .realfill_data import RealFillBatches, step_loss
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
 
@@ -169,19 +169,11 @@ class RealFill(PipelineMethod):
                 pixels = torch.cat([batch.images, batch.conditioning]).to(device)
                 latents_all = vae.encode(pixels).latent_dist.sample(generator=noise_gen).float() * scale
             latents, conditioning = latents_all.chunk(2)
-            size = latents.shape[2:]
-            masks = torch.nn.functional.interpolate(batch.masks.to(device), size=size)
-            weightings = torch.nn.functional.interpolate(batch.weightings.to(device), size=size)
             noise = torch.randn(latents.shape, generator=noise_gen, device=device)
             timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
                                       generator=noise_gen, device=device)
-            noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-            with torch.autocast(device.type, dtype=mixed, enabled=mixed != torch.float32):
-                present = sorted(set(batch.prompt_index.tolist()))  # text encoder once per distinct prompt
-                encoded = text_encoder(prompt_ids[present])[0]
-                hidden = encoded[torch.tensor([present.index(p) for p in batch.prompt_index.tolist()], device=device)]
-                pred = unet(torch.cat([noisy, masks, conditioning], dim=1), timesteps, hidden).sample
-            loss = weighted_loss(pred, noise, weightings)
+            loss = step_loss(unet, text_encoder, noise_scheduler, prompt_ids, batch.prompt_index, latents,
+                             conditioning, batch.masks, batch.weightings, noise, timesteps, mixed)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(params["unet"] + params["text"], float(cfg["max_grad_norm"]))

@@ -111,3 +111,24 @@ def weighted_loss(model_pred, noise, weighting):
     import torch.nn.functional as F
 
     return (weighting * F.mse_loss(model_pred.float(), noise.float(), reduction="none")).mean()
+
+
+def step_loss(unet, text_encoder, noise_scheduler, prompt_ids, prompt_index, latents, conditioning, masks,
+              weightings, noise, timesteps, mixed):
+    """RealFill's loss on one batch whose random draws are given: scaled VAE latents of the images
+    and of the masked images, pixel-resolution masks and loss weights, noise and timesteps. Kept
+    apart from the training loop so it can be checked against other implementations on identical
+    draws (benchmarks/realfill_vs_community.py). ``prompt_index`` picks rows of ``prompt_ids``."""
+    import torch
+    import torch.nn.functional as F
+
+    device, size = latents.device, latents.shape[2:]
+    masks = F.interpolate(masks.to(device), size=size)
+    weightings = F.interpolate(weightings.to(device), size=size)
+    noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+    with torch.autocast(device.type, dtype=mixed, enabled=mixed != torch.float32):
+        present = sorted(set(prompt_index.tolist()))  # the text encoder once per distinct prompt
+        encoded = text_encoder(prompt_ids[present])[0]
+        hidden = encoded[torch.tensor([present.index(p) for p in prompt_index.tolist()], device=device)]
+        pred = unet(torch.cat([noisy, masks, conditioning], dim=1), timesteps, hidden).sample
+    return weighted_loss(pred, noise, weightings)

@@ -123,7 +123,7 @@ def test_training_resumes_from_a_checkpoint_to_the_same_lora(tiny_sd, sample_ben
     RealFill(config).prepare(scene, tmp_path / "straight")
 
     calls = {"n": 0}
-    real_loss = realfill_module.weighted_loss
+    real_loss = realfill_module.step_loss
 
     def failing_loss(*args):
         calls["n"] += 1
@@ -131,11 +131,11 @@ def test_training_resumes_from_a_checkpoint_to_the_same_lora(tiny_sd, sample_ben
             raise KeyboardInterrupt  # killed during step 3, after the step-2 checkpoint
         return real_loss(*args)
 
-    monkeypatch.setattr(realfill_module, "weighted_loss", failing_loss)
+    monkeypatch.setattr(realfill_module, "step_loss", failing_loss)
     with pytest.raises(KeyboardInterrupt):
         RealFill(config).prepare(scene, tmp_path / "resumed")
     assert list((tmp_path / "resumed").glob("checkpoint-*/state.pt"))
-    monkeypatch.setattr(realfill_module, "weighted_loss", real_loss)
+    monkeypatch.setattr(realfill_module, "step_loss", real_loss)
     RealFill(config).prepare(scene, tmp_path / "resumed")
     assert not list((tmp_path / "resumed").glob("checkpoint-*"))
     for part in ("unet", "text_encoder"):

@@ -86,3 +86,40 @@ def test_batches_are_reproducible_and_resumable():
     again = b.next()
     assert torch.equal(second.images, again.images) and torch.equal(second.masks, again.masks)
     assert not torch.equal(first.masks, second.masks)
+
+
+def test_step_loss_matches_a_per_example_reference(tmp_path):
+    """The training loss with the text encoder run once per distinct prompt, against a direct
+    per-example computation (explicit noising formula, strided mask downsampling)."""
+    from diffusers import DDPMScheduler
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from methods.realfill_data import step_loss
+    from tiny_diffusion import _unet, build_clip_tokenizer
+
+    torch.manual_seed(0)
+    unet = _unet(32).eval()
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                        num_attention_heads=4, max_position_embeddings=77)).eval()
+    tokenizer = build_clip_tokenizer(tmp_path / "tokenizer")
+    ids = tokenizer(["a photo of sks", ""], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    scheduler = DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    batch = _batches(batch=4, seed=3)[0].next()  # 64 px: 8x the 8 x 8 latents
+    prompt_index = torch.tensor([0, 1, 0, 1])
+    latents, conditioning, noise = torch.randn(3, 4, 4, 8, 8).unbind(0)
+    timesteps = torch.tensor([10, 500, 999, 0])
+    masks, weightings = batch.masks, batch.weightings
+    with torch.no_grad():
+        loss = step_loss(unet, text, scheduler, ids, prompt_index, latents, conditioning, masks, weightings, noise,
+                         timesteps, torch.float32)
+        terms = []
+        for i in range(4):
+            alpha_bar = scheduler.alphas_cumprod[timesteps[i]]
+            noisy = alpha_bar.sqrt() * latents[i] + (1 - alpha_bar).sqrt() * noise[i]
+            hidden = text(ids[prompt_index[i]][None])[0]
+            x = torch.cat([noisy, masks[i, :, ::8, ::8], conditioning[i]])[None]
+            pred = unet(x, timesteps[i:i + 1], hidden).sample[0]
+            terms.append(weightings[i, :, ::8, ::8] * (pred - noise[i]) ** 2)
+        reference = torch.stack(terms).mean()
+    torch.testing.assert_close(loss, reference, rtol=1e-5, atol=1e-6)
+    assert weightings[:, :, ::8, ::8].min() == 0  # the weighting really removes something here
