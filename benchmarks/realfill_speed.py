@@ -50,7 +50,7 @@ def save_sd2_architecture(folder: Path) -> Path:
     unet, vae, text = sd2_components()
     StableDiffusionInpaintPipeline(
         vae=vae, text_encoder=text, tokenizer=build_clip_tokenizer(folder / "tokenizer"), unet=unet,
-        scheduler=DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
+        scheduler=DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, steps_offset=1),
         safety_checker=None, feature_extractor=None, requires_safety_checker=False).save_pretrained(folder)
     return folder
 

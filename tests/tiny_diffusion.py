@@ -59,7 +59,7 @@ def save_tiny_sd_inpainting(folder: Path, seed: int = 0) -> Path:
     pipe = StableDiffusionInpaintPipeline(
         vae=_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=_unet(32),
         scheduler=DDPMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
-                                beta_end=0.012),
+                                beta_end=0.012, steps_offset=1),  # as the hub config
         safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder)
     return folder
