@@ -14,8 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from .base import MethodInfo, Output
-from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, dilated_mask, dtype_of, from_pipeline, generators, load_scheduler,
-                        pipeline_size, to_pil)
+from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, dilated_mask, dtype_of, from_pipeline, generators,
+                        load_scheduler, pipeline_size, to_pil)
 
 
 def _import(*candidates: str, attr: str):

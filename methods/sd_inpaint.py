@@ -14,8 +14,8 @@ import numpy as np
 from realbench.errors import RealBenchError
 
 from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, dilated_mask, dtype_of, from_pipeline, generators, load_scheduler,
-                        pipeline_size, to_pil)
+from .diffusion import (SD2_INPAINTING, PipelineMethod, dilated_mask, dtype_of, from_pipeline, generators,
+                        load_scheduler, pipeline_size, to_pil)
 
 DEFAULT_PROMPT = "a high quality photo"
 
