@@ -92,15 +92,12 @@ def test_step_loss_matches_a_per_example_reference(tmp_path):
     """The training loss with the text encoder run once per distinct prompt, against a direct
     per-example computation (explicit noising formula, strided mask downsampling)."""
     from diffusers import DDPMScheduler
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     from methods.realfill_data import step_loss
-    from tiny_diffusion import _unet, build_clip_tokenizer
+    from tiny_diffusion import _text_encoder, _unet, build_clip_tokenizer
 
     torch.manual_seed(0)
-    unet = _unet(32).eval()
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                                        num_attention_heads=4, max_position_embeddings=77)).eval()
+    unet, text = _unet(32).eval(), _text_encoder().eval()
     tokenizer = build_clip_tokenizer(tmp_path / "tokenizer")
     ids = tokenizer(["a photo of sks", ""], padding="max_length", max_length=77, return_tensors="pt").input_ids
     scheduler = DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)

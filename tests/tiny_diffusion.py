@@ -44,18 +44,22 @@ def _vae():
                          norm_num_groups=8, layers_per_block=1, sample_size=64)
 
 
+def _text_encoder():
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    return CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                        num_attention_heads=4, max_position_embeddings=77))
+
+
 def save_tiny_sd_inpainting(folder: Path, seed: int = 0) -> Path:
     """Same files as stabilityai/stable-diffusion-2-inpainting: unet (9 input channels), vae,
     text_encoder, tokenizer, scheduler, model_index.json."""
     import torch
     from diffusers import DDPMScheduler, StableDiffusionInpaintPipeline
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(seed)
     tokenizer = build_clip_tokenizer(folder / "tokenizer")
-    text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=32, intermediate_size=37,
-                                                num_hidden_layers=2, num_attention_heads=4,
-                                                max_position_embeddings=77))
+    text_encoder = _text_encoder()
     pipe = StableDiffusionInpaintPipeline(
         vae=_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=_unet(32),
         scheduler=DDPMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
