@@ -30,10 +30,10 @@ def main() -> None:
         resolve("alexnet")
         print("AlexNet trunk: pretrained (ImageNet)")
     except WeightsMissing:
-        from tiny_models import save_alexnet
+        from replicas import alexnet_file
 
         os.environ["REALBENCH_WEIGHTS_DIR"] = tmp
-        save_alexnet(Path(tmp), seed=0)
+        alexnet_file(Path(tmp), seed=0)
         print("!! AlexNet trunk: RANDOM (pretrained weights not on this machine); numbers illustrate the "
               "conventions only !!")
     metrics = ["psnr", "lpips", "lpips_bbox", "lpips_zeroed"]

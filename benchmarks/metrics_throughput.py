@@ -22,19 +22,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
 def build_weights(root: Path) -> None:
+    """Full-size random stand-ins where the resolver looks: the real architectures, timed as is."""
     import open_clip
     import torch
-    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+    from transformers import ViTConfig, ViTModel
 
-    from tiny_models import save_alexnet
+    from replicas import alexnet_file
 
-    save_alexnet(root)
+    alexnet_file(root)
     torch.manual_seed(0)
     vit = ViTModel(ViTConfig(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
                              image_size=224, patch_size=16), add_pooling_layer=False)
     vit.save_pretrained(root / "dino-vits16")
-    ViTImageProcessor(size={"height": 224, "width": 224}).save_pretrained(root / "dino-vits16")
-    folder = root / "clip-vit-b-32-random"
+    folder = root / "clip-vit-b-32-openai"  # no open_clip_config.json: OpenCLIP's built-in ViT-B-32
     folder.mkdir()
     torch.save(open_clip.create_model("ViT-B-32").state_dict(), folder / "open_clip_pytorch_model.bin")
 
@@ -74,7 +74,7 @@ def main() -> None:
         build_weights(Path(tmp))
         os.environ["REALBENCH_WEIGHTS_DIR"] = tmp
         scene, samples = scene_and_samples(args.samples)
-        options = {"clip": {"model": "ViT-B-32", "pretrained": "random"}}
+        options: dict = {}
         names = ["psnr", "ssim", "lpips", "dino", "clip"]
         total_naive = total_fast = 0.0
         print(f"{'metric':8s} {'naive samples/s':>16s} {'cached+batched':>16s} {'speed-up':>9s}  max |diff|")

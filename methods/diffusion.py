@@ -8,16 +8,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from realbench.errors import RealBenchError
-from realbench.weights import SPECS, WeightSpec, register_weights, resolve
+from realbench.weights import SPECS, check_folder, content_hash, diffusers_model, is_hub_id, register_weights, resolve
 
 from .base import Method
 
 SD2_INPAINTING = "stabilityai/stable-diffusion-2-inpainting"
 PAINT_BY_EXAMPLE = "Fantasy-Studio/Paint-by-Example"
 
-for _repo, _what in ((SD2_INPAINTING, "Stable Diffusion 2 inpainting (RealFill's base, SD-inpaint baseline)"),
-                     (PAINT_BY_EXAMPLE, "Paint-by-Example")):
-    register_weights(WeightSpec(_repo, "hf_repo", _what, repo_id=_repo, files=("model_index.json",)))
+register_weights(diffusers_model(SD2_INPAINTING, "Stable Diffusion 2 inpainting (RealFill's base, SD-inpaint baseline)"))
+register_weights(diffusers_model(PAINT_BY_EXAMPLE, "Paint-by-Example"))
 
 
 def model_weights_name(model: str) -> str:
@@ -25,10 +24,9 @@ def model_weights_name(model: str) -> str:
     if Path(model).expanduser().exists():
         return str(Path(model).expanduser())
     if model not in SPECS:
-        if model.count("/") != 1:
+        if not is_hub_id(model):
             raise RealBenchError(f"model '{model}' is neither an existing folder nor a hub id (owner/name)")
-        register_weights(WeightSpec(model, "hf_repo", f"diffusers model {model}", repo_id=model,
-                                    files=("model_index.json",)))
+        register_weights(diffusers_model(model, f"diffusers model {model}"))
     return model
 
 
@@ -36,11 +34,13 @@ def resolve_model(model: str) -> tuple[Path, str]:
     """(local folder, weights id) for a hub id or a local diffusers folder; never downloads."""
     local = Path(model).expanduser()
     if local.exists():
-        if not (local / "model_index.json").is_file() and not (local / "unet").is_dir():
-            raise RealBenchError("not a diffusers model folder (no model_index.json or unet/)", path=str(local))
-        from realbench.weights import content_hash
-
-        return local, f"{local.name}@{content_hash(local)}"
+        if not local.is_dir():
+            raise RealBenchError("--model must be a diffusers model folder or a hub id, not a file", path=str(local))
+        found, missing = check_folder(diffusers_model(str(local), "local model"), local)
+        if missing:
+            raise RealBenchError(f"not a complete diffusers model folder: missing {'; '.join(missing)}",
+                                 path=str(local))
+        return local, f"{local.name}@{content_hash(found)}"
     found = resolve(model_weights_name(model))
     return found.path, found.id
 
@@ -89,22 +89,46 @@ def generators(seeds: Sequence[int], device) -> list:
     return [torch.Generator(device=gen_device).manual_seed(int(seed)) for seed in seeds]
 
 
-def pipeline_size(height: int, width: int, multiple: int = 8) -> tuple[int, int]:
-    return max(multiple, height // multiple * multiple), max(multiple, width // multiple * multiple)
+def working_size(height: int, width: int, short_side: int, multiple: int = 8) -> tuple[int, int]:
+    """(h, w) a model generates at: the shorter side scaled to ``short_side`` (the resolution the
+    model was trained at), aspect kept, both sides rounded to a multiple of 8 (the VAE's stride)."""
+    scale = float(short_side) / min(height, width)
+    return (max(multiple, int(round(height * scale / multiple)) * multiple),
+            max(multiple, int(round(width * scale / multiple)) * multiple))
+
+
+def check_resolution(value, setting: str) -> int:
+    """A working resolution setting must be a positive multiple of 8."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 8 or value % 8:
+        raise RealBenchError(f"{setting}={value!r} must be a positive multiple of 8 (pixels on the shorter side)")
+    return value
 
 
 def to_pil(array: np.ndarray, size: tuple[int, int] | None = None):
-    """uint8 array -> PIL, resized (bicubic for images, nearest for masks) to ``size`` = (h, w)."""
+    """uint8 array -> PIL, resized to ``size`` = (h, w): bicubic for images; for masks, a box
+    filter and then any coverage counts as missing, so no missing pixel is lost by downscaling."""
     from PIL import Image
 
     image = Image.fromarray(array)
     if size is not None and (image.height, image.width) != size:
-        image = image.resize((size[1], size[0]), Image.NEAREST if array.ndim == 2 else Image.BICUBIC)
+        if array.ndim == 2:
+            grey = np.asarray(image.resize((size[1], size[0]), Image.BOX))
+            image = Image.fromarray(((grey > 0) * 255).astype(np.uint8))
+        else:
+            image = image.resize((size[1], size[0]), Image.BICUBIC)
     return image
 
 
+def pipeline_inputs(scene, feather: int, short_side: int):
+    """The target and the hole (the mask grown by the feather) at the working resolution, and
+    that resolution (h, w); outputs are resized back to the scene's size by ``from_pipeline``."""
+    size = working_size(*scene.size, short_side)
+    mask = dilated_mask(scene.mask, feather).astype(np.uint8) * 255
+    return to_pil(scene.target, size), to_pil(mask, size), size
+
+
 def from_pipeline(images: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
-    """Pipeline float output in [0, 1] -> uint8 arrays at the scene's size."""
+    """Pipeline float output in [0, 1] -> uint8 arrays at the scene's size (bicubic if resized)."""
     out = []
     for image in images:
         array = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)

@@ -1,5 +1,6 @@
 """``paint-by-example``: Paint-by-Example (Yang et al., CVPR 2023), conditioned on one reference
-image per sample, drawn from the scene's references by the sample's seed (recorded).
+image per sample, drawn from the scene's references by the sample's seed (recorded); generated
+at 512 px on the shorter side (its training resolution) and resized back to the scene's size.
 
 Loading avoids a real trap: the hub repository's ``model_index.json`` names its image encoder
 ``["paint_by_example", "PaintByExampleImageEncoder"]``, a module path that moved into diffusers'
@@ -14,8 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from .base import MethodInfo, Output
-from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, dilated_mask, dtype_of, from_pipeline, generators,
-                        load_scheduler, pipeline_size, to_pil)
+from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, check_resolution, dtype_of, from_pipeline, generators,
+                        load_scheduler, pipeline_inputs, to_pil)
 
 
 def _import(*candidates: str, attr: str):
@@ -43,7 +44,11 @@ class PaintByExample(PipelineMethod):
     info = MethodInfo("paint-by-example", stochastic=True, needs_weights=True,
                       description="Paint-by-Example with one reference per sample (drawn by the seed)")
     default_config = {"model": PAINT_BY_EXAMPLE, "steps": 50, "guidance": 5.0, "batch": 4, "dtype": "fp16",
-                      "device": "auto", "feather": 1}
+                      "device": "auto", "feather": 1, "resolution": 512}
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        check_resolution(self.config["resolution"], "resolution")
 
     def build_pipeline(self, path: str, dtype):
         from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -63,14 +68,12 @@ class PaintByExample(PipelineMethod):
 
     def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
         pipe = self.pipeline()
-        size = pipeline_size(*scene.size)
-        mask = to_pil(dilated_mask(scene.mask, self.feather).astype(np.uint8) * 255, size)
-        target = to_pil(scene.target, size)
+        target, mask, size = pipeline_inputs(scene, self.feather, self.config["resolution"])
         picks = [self.reference_index(int(s), len(scene.refs)) for s in seeds]
         result = pipe(image=[target] * len(seeds), mask_image=[mask] * len(seeds),
                       example_image=[to_pil(scene.refs[i]) for i in picks], height=size[0], width=size[1],
                       num_inference_steps=int(self.config["steps"]), guidance_scale=float(self.config["guidance"]),
                       generator=generators(seeds, pipe.device), output_type="np").images
-        info = {"model": self.model_id, "safety_checker": None, **dtype_of(pipe)}
+        info = {"model": self.model_id, "safety_checker": None, "resolution": [size[1], size[0]], **dtype_of(pipe)}
         return [Output(image, {**info, "seed": int(s), "reference_index": i})
                 for image, s, i in zip(from_pipeline(result, scene.size), seeds, picks)]

@@ -5,7 +5,9 @@ attention projections and text encoder q/k/v on the scene's references and targe
 ``realfill_data.py`` for masking and loss), saving them per scene under the run folder (peft
 format, safetensors) keyed by the training-config hash and the scene checksum, with periodic
 resumable checkpoints. generate(scene, seeds): DDPM sampling, 200 steps, guidance 1, the
-target and its (dilated) mask as conditioning, one generator per seed; the runner then
+target and its (dilated) mask as conditioning at the working resolution (the training resolution,
+512, on the shorter side: a 1024 px scene is generated at 512 and resized back), one generator per
+seed; the runner then
 alpha-composites each output over the target with a 1-pixel feather, as RealFill's inference does.
 """
 from __future__ import annotations
@@ -23,8 +25,8 @@ from realbench.errors import RealBenchError
 from realbench.provenance import config_hash
 
 from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, check_dtype, dilated_mask, dtype_of, from_pipeline,
-                        generators, pick_device, pick_dtype, pipeline_size, to_pil)
+from .diffusion import (SD2_INPAINTING, PipelineMethod, check_dtype, check_resolution, dtype_of, from_pipeline,
+                        generators, pick_device, pick_dtype, pipeline_inputs)
 from .realfill_data import RealFillBatches, step_loss
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
@@ -46,7 +48,9 @@ class RealFill(PipelineMethod):
             "prompt_dropout": 0.1, "full_mask_prob": 0.1, "complement_prob": 0.5, "max_rectangles": 30,
             "checkpoint_every": 250, "seed": 0, "mixed_precision": "no", "gradient_checkpointing": False,
         },
-        "sample": {"steps": 200, "guidance": 1.0, "batch": 4, "scheduler": "ddpm", "dtype": "fp16"},
+        # resolution None: the training resolution (the LoRA learned 512 px crops), on the shorter side
+        "sample": {"steps": 200, "guidance": 1.0, "batch": 4, "scheduler": "ddpm", "dtype": "fp16",
+                   "resolution": None},
     }
 
     def __init__(self, config=None):
@@ -55,6 +59,9 @@ class RealFill(PipelineMethod):
             raise RealBenchError(f"sample.scheduler must be one of {', '.join(SCHEDULERS)}")
         check_dtype(self.config["train"]["mixed_precision"], "train.mixed_precision")
         check_dtype(self.config["sample"]["dtype"], "sample.dtype")
+        check_resolution(self.config["train"]["resolution"], "train.resolution")
+        if self.config["sample"]["resolution"] is not None:
+            check_resolution(self.config["sample"]["resolution"], "sample.resolution")
         self._base: dict[str, Any] | None = None
 
     @property
@@ -281,19 +288,19 @@ class RealFill(PipelineMethod):
 
         if self._pipe is None:
             raise RealBenchError("realfill.generate called before prepare", scene=scene.id)
-        size = pipeline_size(*scene.size)
-        mask = dilated_mask(scene.mask, self.feather).astype(np.uint8) * 255
-        n = len(seeds)
         sample = self.config["sample"]
+        short_side = sample["resolution"] or self.config["train"]["resolution"]
+        target, mask, size = pipeline_inputs(scene, self.feather, short_side)
+        n = len(seeds)
         with torch.no_grad():
             result = self._pipe(
-                prompt=[self.config["prompt"]] * n, image=[to_pil(scene.target, size)] * n,
-                mask_image=[to_pil(mask, size)] * n, height=size[0], width=size[1],
+                prompt=[self.config["prompt"]] * n, image=[target] * n,
+                mask_image=[mask] * n, height=size[0], width=size[1],
                 num_inference_steps=int(sample["steps"]), guidance_scale=float(sample["guidance"]),
                 generator=generators(seeds, self._pipe.device), output_type="np").images
         info = {"lora": self._lora_id, "model": self.model_id, "scheduler": SCHEDULERS[sample["scheduler"]],
                 "steps": int(sample["steps"]), "guidance": float(sample["guidance"]), "safety_checker": None,
-                **dtype_of(self._pipe)}
+                "resolution": [size[1], size[0]], **dtype_of(self._pipe)}
         return [Output(image, {**info, "seed": int(seed)}) for image, seed in zip(from_pipeline(result, scene.size), seeds)]
 
     def release(self) -> None:

@@ -1,7 +1,8 @@
 """``sd-inpaint``: plain Stable Diffusion 2 inpainting (RealFill's prompt-based baseline).
 
 The references are not used: only a text prompt, per scene from ``--prompts FILE.json``
-(``{"scene_id": "prompt"}``) or a generic default (recorded as such). 50 steps, guidance 7.5.
+(``{"scene_id": "prompt"}``) or a generic default (recorded as such). 50 steps, guidance 7.5,
+generated at 512 px on the shorter side (SD2-inpainting's training resolution) and resized back.
 """
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from realbench.errors import RealBenchError
 
 from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, dilated_mask, dtype_of, from_pipeline, generators,
-                        load_scheduler, pipeline_size, to_pil)
+from .diffusion import (SD2_INPAINTING, PipelineMethod, check_resolution, dtype_of, from_pipeline, generators,
+                        load_scheduler, pipeline_inputs)
 
 DEFAULT_PROMPT = "a high quality photo"
 
@@ -39,10 +38,11 @@ class SDInpaint(PipelineMethod):
                       description="Stable Diffusion 2 inpainting with a text prompt (no references)")
     default_config = {"model": SD2_INPAINTING, "prompts": None, "default_prompt": DEFAULT_PROMPT,
                       "negative_prompt": "", "steps": 50, "guidance": 7.5, "batch": 4, "dtype": "fp16",
-                      "device": "auto", "feather": 1}
+                      "device": "auto", "feather": 1, "resolution": 512}
 
     def __init__(self, config=None):
         super().__init__(config)
+        check_resolution(self.config["resolution"], "resolution")
         self.prompts = load_prompts(self.config["prompts"])
 
     def build_pipeline(self, path: str, dtype):
@@ -60,14 +60,13 @@ class SDInpaint(PipelineMethod):
     def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
         pipe = self.pipeline()
         prompt = self.prompts.get(scene.id, self.config["default_prompt"])
-        size = pipeline_size(*scene.size)
-        mask = dilated_mask(scene.mask, self.feather).astype(np.uint8) * 255
+        target, mask, size = pipeline_inputs(scene, self.feather, self.config["resolution"])
         n = len(seeds)
         result = pipe(prompt=[prompt] * n, negative_prompt=[self.config["negative_prompt"]] * n,
-                      image=[to_pil(scene.target, size)] * n, mask_image=[to_pil(mask, size)] * n,
+                      image=[target] * n, mask_image=[mask] * n,
                       height=size[0], width=size[1], num_inference_steps=int(self.config["steps"]),
                       guidance_scale=float(self.config["guidance"]), generator=generators(seeds, pipe.device),
                       output_type="np").images
         info = {"prompt": prompt, "prompt_source": "prompts file" if scene.id in self.prompts else "generic default",
-                "model": self.model_id, "safety_checker": None, **dtype_of(pipe)}
+                "model": self.model_id, "safety_checker": None, "resolution": [size[1], size[0]], **dtype_of(pipe)}
         return [Output(image, {**info, "seed": int(s)}) for image, s in zip(from_pipeline(result, scene.size), seeds)]

@@ -26,6 +26,7 @@ class MetricInfo:
     needs_weights: bool = False
     description: str = ""
     default_atol: float = 1e-4
+    version: int = 1  # bump whenever the computation changes: records and baselines say which one they hold
 
     @property
     def arrow(self) -> str:
@@ -63,6 +64,10 @@ class Metric:
     def protocol(self) -> dict[str, Any]:
         """Exactly what is measured: preprocessing, data range, mask rule, model and weights."""
         return {}
+
+    def full_protocol(self) -> dict[str, Any]:
+        """What records store: the protocol plus the metric's name and protocol version."""
+        return {"metric": self.info.name, "version": self.info.version, **self.protocol()}
 
     def prepare(self, scene: Scene) -> Any:
         return None

@@ -1,9 +1,17 @@
 """CLIP: cosine similarity of OpenCLIP image embeddings of the full images (ViT-B-32 with
 OpenAI's weights by default; ``--metric-set clip.model=... clip.pretrained=...`` for others).
-Preprocessing is OpenCLIP's own validation transform for the model.
+
+The weights come from the hub repository OpenCLIP itself downloads for that (model, tag); when
+that repository carries ``open_clip_config.json`` (the model and preprocessing config published
+with the weights, as ``timm/vit_base_patch32_clip_224.openai`` does), the model is built from it
+exactly as ``open_clip.create_model_and_transforms('hf-hub:<repo>')`` would, else from OpenCLIP's
+built-in config for the name. Preprocessing is OpenCLIP's own validation transform (resize the
+shorter side to 224, bicubic, centre crop, CLIP mean/std), the same as OpenAI's ``clip`` package
+(harsh-vpatel/realfill's ``eval.py``).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from realbench.weights import SPECS, WeightSpec, register_weights, resolve
@@ -12,26 +20,38 @@ from ._torch import cached_model, pick_device
 from .base import MetricInfo
 from .embedding import EmbeddingMetric
 
+WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
 
 def clip_weights(model: str, pretrained: str) -> tuple[str, bool]:
-    """The weights name for an OpenCLIP (model, tag), registering its hub file on first use,
-    and whether the weights need QuickGELU (OpenAI's do)."""
+    """The weights name for an OpenCLIP (model, tag), registering its hub repository on first
+    use, and whether the tag's weights need QuickGELU (OpenAI's do)."""
     import open_clip
 
     name = f"clip-{model.lower()}-{pretrained.lower()}"
     cfg = open_clip.get_pretrained_cfg(model, pretrained) or {}
     if name not in SPECS:
         repo = (cfg.get("hf_hub") or "").rstrip("/") or None
-        register_weights(WeightSpec(name, "hf_file", f"OpenCLIP {model} ({pretrained})", repo_id=repo,
-                                    files=("open_clip_model.safetensors", "open_clip_pytorch_model.bin")))
+        if repo is None and cfg.get("url"):  # tags published only as a plain file
+            url = cfg["url"]
+            register_weights(WeightSpec(name, "url_file", f"OpenCLIP {model} ({pretrained})", url=url,
+                                        needs=((url.rsplit("/", 1)[-1],),)))
+        else:
+            register_weights(WeightSpec(name, "hf_repo", f"OpenCLIP {model} ({pretrained})", repo_id=repo,
+                                        needs=(WEIGHT_FILES,), optional=("open_clip_config.json",)))
     return name, bool(cfg.get("quick_gelu", False))
 
 
-def load_open_clip(model: str, path: str, quick_gelu: bool, device):
+def load_open_clip(model: str, folder: str, weights_file: str, quick_gelu: bool, device):
+    """From the repository's ``open_clip_config.json`` when it has one (``local-dir:``), else the
+    built-in config of ``model`` with the weights file."""
     import open_clip
 
-    net, _, preprocess = open_clip.create_model_and_transforms(
-        model, pretrained=path, force_quick_gelu=quick_gelu, device=device)
+    if (Path(folder) / "open_clip_config.json").is_file():
+        net, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}", device=device)
+    else:
+        net, _, preprocess = open_clip.create_model_and_transforms(
+            model, pretrained=weights_file, force_quick_gelu=quick_gelu, device=device)
     return net.eval().requires_grad_(False), preprocess
 
 
@@ -50,15 +70,20 @@ class CLIP(EmbeddingMetric):
             name, quick_gelu = clip_weights(self.options["model"], self.options["pretrained"])
             self._resolved = resolve(name, self.weights)
             self._device = pick_device(self.device)
+            weights_file = str(self._resolved.files[0])
+            folder = str(Path(weights_file).parent)
             self._model, self._preprocess = cached_model(
-                ("open_clip", self.options["model"], str(self._resolved.path), str(self._device)),
-                lambda: load_open_clip(self.options["model"], str(self._resolved.path), quick_gelu, self._device))
+                ("open_clip", self.options["model"], folder, str(self._device)),
+                lambda: load_open_clip(self.options["model"], folder, weights_file, quick_gelu, self._device))
 
     def protocol(self) -> dict[str, Any]:
         self.load()
+        config = Path(self._resolved.files[0]).parent / "open_clip_config.json"
         return {
             "model": f"open_clip {self.options['model']}", "pretrained": self.options["pretrained"],
-            "weights": self._resolved.id, "preprocess": repr(self._preprocess).replace("\n", " "),
+            "weights": self._resolved.id,
+            "config": "open_clip_config.json of the weights' repository" if config.is_file() else "open_clip built-in",
+            "preprocess": repr(self._preprocess).replace("\n", " "),
             "embedding": "encode_image", "region": "full image", "score": "cosine similarity",
         }
 

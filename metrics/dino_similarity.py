@@ -1,9 +1,16 @@
 """DINO: cosine similarity of the CLS embeddings of DINO ViT-S/16 (v1) for the full images, the
-high-level column of RealFill's Table 1. ``dinov2`` uses DINOv2 ViT-B/14 instead.
+high-level column of RealFill's Table 1.
 
-Models load through transformers (``AutoModel`` + the checkpoint's own ``AutoImageProcessor``,
-so the preprocessing is the one published with the weights); the embedding is the final
-layer-normed CLS token (``last_hidden_state[:, 0]``).
+The embedding is the final layer-normed CLS token (transformers' ``last_hidden_state[:, 0]``,
+which is what DINO's own ``VisionTransformer.forward`` returns). Preprocessing is DINO's own,
+not the hub checkpoint's generic ViT processor (bilinear, mean = std = 0.5):
+
+- ``dino``: the full image resized to 224x224 (bicubic), ImageNet mean/std;
+- ``dino_crop``: the DINO repository's evaluation transform, ``Resize(256)`` (bicubic, shorter
+  side) then ``CenterCrop(224)``, ImageNet mean/std, as eric15342335/realfill's
+  ``benchmark/dino_metric.py`` does; it ignores the borders of non-square crops;
+- ``dinov2``: DINOv2 ViT-B/14 with its checkpoint's own image processor (resize 256, crop 224),
+  as harsh-vpatel/realfill's ``eval.py`` does.
 """
 from __future__ import annotations
 
@@ -17,17 +24,27 @@ from ._torch import cached_model, pick_device
 from .base import MetricInfo
 from .embedding import EmbeddingMetric
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 def load_vit(path: str, device):
     from transformers import AutoConfig, AutoImageProcessor, AutoModel, ViTModel
 
     if AutoConfig.from_pretrained(path).model_type == "vit":  # DINO v1 checkpoints carry no pooler
-        model = ViTModel.from_pretrained(path, add_pooling_layer=False)
+        model, processor = ViTModel.from_pretrained(path, add_pooling_layer=False), None
     else:
-        model = AutoModel.from_pretrained(path)
-    model = model.eval().requires_grad_(False).to(device)
-    processor = AutoImageProcessor.from_pretrained(path)
-    return model, processor
+        model, processor = AutoModel.from_pretrained(path), AutoImageProcessor.from_pretrained(path)
+    return model.eval().requires_grad_(False).to(device), processor
+
+
+def dino_transform(crop: bool):
+    """DINO's own preprocessing (torchvision on PIL images, bicubic = interpolation 3)."""
+    from torchvision import transforms
+
+    resize = ([transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC), transforms.CenterCrop(224)]
+              if crop else [transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BICUBIC)])
+    return transforms.Compose([*resize, transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
 def _plain(value):
@@ -44,9 +61,11 @@ def _plain(value):
 class DINO(EmbeddingMetric):
     info = MetricInfo(
         name="dino", higher_is_better=True, range=(-1.0, 1.0), level="high", region="full", needs_weights=True,
-        description="cosine similarity of DINO ViT-S/16 CLS embeddings, full image",
+        description="cosine similarity of DINO ViT-S/16 CLS embeddings, full image resized to 224 (ImageNet norm)",
+        version=2,
     )
     weights_name = "dino-vits16"
+    crop = False
 
     def required_weights(self) -> list[str]:
         return [self.weights_name]
@@ -57,27 +76,50 @@ class DINO(EmbeddingMetric):
             self._device = pick_device(self.device)
             self._model, self._processor = cached_model(
                 ("vit", str(self._resolved.path), str(self._device)), lambda: load_vit(str(self._resolved.path), self._device))
+            self._transform = dino_transform(self.crop)
+
+    def preprocess_description(self) -> dict[str, Any]:
+        steps = ("Resize(256, bicubic) + CenterCrop(224)" if self.crop else "Resize((224, 224), bicubic), full image")
+        return {"transform": f"torchvision on PIL: {steps}, ToTensor, Normalize(ImageNet mean/std)",
+                "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
 
     def protocol(self) -> dict[str, Any]:
         self.load()
-        proc = self._processor.to_dict()
-        keys = ("size", "crop_size", "do_center_crop", "resample", "do_rescale", "rescale_factor", "image_mean",
-                "image_std")
         return {
-            "model": self.weights_name, "weights": self._resolved.id, "embedding": "last_hidden_state[:, 0] (CLS)",
-            "processor": {"class": type(self._processor).__name__,
-                          **{k: _plain(proc.get(k)) for k in keys if k in proc}},
-            "region": "full image", "score": "cosine similarity",
+            "model": self.weights_name, "weights": self._resolved.id,
+            "embedding": "last_hidden_state[:, 0] (CLS after the final layer norm)",
+            "preprocess": self.preprocess_description(), "region": "full image", "score": "cosine similarity",
         }
 
     def embed(self, images):
-        pixels = self._processor(images=[np.array(i) for i in images], return_tensors="pt")["pixel_values"].to(self._device)
+        import torch
+        from PIL import Image
+
+        pixels = torch.stack([self._transform(Image.fromarray(np.asarray(i))) for i in images]).to(self._device)
         return self._model(pixel_values=pixels).last_hidden_state[:, 0]
+
+
+class CroppedDINO(DINO):
+    info = MetricInfo(
+        name="dino_crop", higher_is_better=True, range=(-1.0, 1.0), level="high", region="full", needs_weights=True,
+        description="DINO ViT-S/16 CLS cosine with DINO's eval transform (resize 256, centre crop 224)",
+    )
+    crop = True
 
 
 class DINOv2(DINO):
     info = MetricInfo(
         name="dinov2", higher_is_better=True, range=(-1.0, 1.0), level="high", region="full", needs_weights=True,
-        description="cosine similarity of DINOv2 ViT-B/14 CLS embeddings, full image",
+        description="cosine similarity of DINOv2 ViT-B/14 CLS embeddings (its own image processor), full image",
     )
     weights_name = "dinov2-base"
+
+    def preprocess_description(self) -> dict[str, Any]:
+        proc = self._processor.to_dict()
+        keys = ("size", "crop_size", "do_center_crop", "resample", "do_rescale", "rescale_factor", "image_mean",
+                "image_std")
+        return {"class": type(self._processor).__name__, **{k: _plain(proc.get(k)) for k in keys if k in proc}}
+
+    def embed(self, images):
+        pixels = self._processor(images=[np.array(i) for i in images], return_tensors="pt")["pixel_values"]
+        return self._model(pixel_values=pixels.to(self._device)).last_hidden_state[:, 0]

@@ -1,16 +1,17 @@
 """DreamSim (ensemble, the package's default) distance of the full images: 1 - cosine of the
-DreamSim embeddings, exactly as ``dreamsim``'s ``PerceptualModel.forward``; lower is better.
+DreamSim embeddings, exactly as ``dreamsim``'s ``PerceptualModel.forward`` on its own
+preprocessing (bicubic resize to 224x224, [0, 1]); lower is better. Every public RealBench
+script calls the package this way (``dreamsim(pretrained=True)``, ensemble, normalised embeddings).
 
-The network sits behind a small backend interface (``embed(batch) -> embeddings``) so the
-metric's own logic (preprocessing, GT caching, batching) is tested offline with an injected
-backend; the real backend is the ``dreamsim`` package loaded from a local weight bundle.
+The network sits behind a small backend interface (``embed(batch) -> embeddings``); the real
+backend is the ``dreamsim`` package loaded from the folder ``dreamsim(cache_dir=...)`` fills.
 """
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import Any, Protocol
 
-from realbench.weights import resolve
+from realbench.weights import load_dreamsim_package, resolve
 
 from ._torch import cached_model, pick_device
 from .base import MetricInfo
@@ -25,15 +26,7 @@ class DreamSimBackend(Protocol):
 
 def load_dreamsim(bundle: str, device) -> DreamSimBackend:
     """The real package, from a folder that ``dreamsim(pretrained=True, cache_dir=...)`` filled."""
-    from dreamsim import dreamsim
-
-    cwd = os.getcwd()
-    os.chdir(bundle)  # its OpenCLIP part looks for weights under the working directory
-    try:
-        model, _ = dreamsim(pretrained=True, device=str(device), cache_dir=bundle)
-    finally:
-        os.chdir(cwd)
-    return model
+    return load_dreamsim_package(Path(bundle), device)
 
 
 class DreamSim(EmbeddingMetric):

@@ -6,7 +6,10 @@ match a paper (see metrics/README.md):
 - ``lpips``: the ``spatial=True`` distance map of the full images, averaged over masked pixels
   (the default: each filled pixel is judged in its real context);
 - ``lpips_bbox``: both images cropped to the mask's bounding box, whole-crop LPIPS;
-- ``lpips_zeroed``: both images multiplied by the mask (known pixels black), whole-image LPIPS.
+- ``lpips_zeroed``: both images scaled to [-1, 1], then multiplied by the mask (known pixels 0,
+  mid-grey), whole-image LPIPS: the public RealBench scripts' convention (eric15342335/realfill
+  ``benchmark/lpips_metric.py``, harsh-vpatel/realfill ``eval.py``). Version 1 multiplied before
+  scaling (known pixels black), which those scripts do not do.
 
 The forward pass is the ``lpips`` package's own modules, split so that the ground-truth
 features are computed once per scene. Tested against ``lpips.LPIPS(...)`` to 1e-6.
@@ -83,15 +86,18 @@ class MaskedLPIPS(Metric):
             "weights": self._resolved.id, "input": "RGB scaled to [-1, 1], full resolution, no resizing",
             "region": {"mask": "spatial map (bilinear upsampling) averaged over masked pixels",
                        "bbox": f"crop to the mask's bounding box (at least {MIN_CROP} px a side), spatial mean",
-                       "zeroed": "both images multiplied by the mask in pixel space (known pixels black), then "
-                                 "scaled to [-1, 1]; spatial mean over the whole image"}[self.variant],
+                       "zeroed": "both images scaled to [-1, 1], then multiplied by the binary mask (known "
+                                 "pixels 0); spatial mean over the whole image"}[self.variant],
         }
 
     # --- the lpips forward, split in two halves ---------------------------------------------
-    def _features(self, images: Sequence[np.ndarray]) -> list:
+    def _features(self, images: Sequence[np.ndarray], scene=None) -> list:
         import lpips
+        import torch
 
         x = to_tensor(images, self._device) * 2.0 - 1.0
+        if self.variant == "zeroed":  # scale first, then mask: known pixels become 0
+            x = x * torch.from_numpy(np.array(scene.mask, dtype=np.float32)).to(self._device)
         outs = self._model.net(self._model.scaling_layer(x))
         return [lpips.normalize_tensor(out) for out in outs]
 
@@ -108,9 +114,6 @@ class MaskedLPIPS(Metric):
         if self.variant == "bbox":
             rows, cols = bbox(scene.mask)
             return [np.ascontiguousarray(image[rows, cols]) for image in images]
-        if self.variant == "zeroed":
-            keep = scene.mask[..., None].astype(np.uint8)
-            return [image * keep for image in images]
         return list(images)
 
     def prepare(self, scene):
@@ -118,7 +121,7 @@ class MaskedLPIPS(Metric):
 
         self.load()
         with torch.no_grad():
-            return self._features(self._view(scene, [scene.gt]))
+            return self._features(self._view(scene, [scene.gt]), scene)
 
     def score(self, state, scene, images: Sequence[np.ndarray]) -> list[float]:
         import torch
@@ -128,7 +131,7 @@ class MaskedLPIPS(Metric):
         mask = torch.from_numpy(np.array(scene.mask)).to(self._device)
         with torch.no_grad():
             for chunk in batches(self._view(scene, images), int(self.options["batch_size"])):
-                feats = self._features(chunk)
+                feats = self._features(chunk, scene)
                 gt = [f.expand(len(chunk), -1, -1, -1) for f in state]
                 if self.variant == "mask":
                     dmap = self._distance(feats, gt, scene.mask.shape, spatial=True)[:, 0]
@@ -149,6 +152,6 @@ class BBoxLPIPS(MaskedLPIPS):
 class ZeroedLPIPS(MaskedLPIPS):
     info = MetricInfo(
         name="lpips_zeroed", higher_is_better=False, range=(0.0, 1.0), level="low", region="mask", needs_weights=True,
-        description="LPIPS v0.1 AlexNet of both images multiplied by the mask",
+        description="LPIPS v0.1 AlexNet of both images scaled to [-1, 1], then multiplied by the mask", version=2,
     )
     variant = "zeroed"

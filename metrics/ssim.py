@@ -1,9 +1,19 @@
-"""SSIM map (Gaussian window, scikit-image's defaults with ``gaussian_weights=True``) averaged over
-the missing region. The map at a masked pixel still sees a little known context through its
-window, which is the usual convention for masked SSIM.
+"""SSIM inside the mask: the per-pixel SSIM map of the full images, averaged over the missing
+pixels (the map at a masked pixel still sees a little known context through its window, the
+usual convention for masked SSIM).
 
-Implemented with separable OpenCV filters (about 2x faster than scikit-image, see benchmarks/pixel_metrics.py) and tested
-against ``skimage.metrics.structural_similarity(full=True)``.
+``ssim`` is Wang et al. (2004) exactly as scikit-image documents it for reproducing that paper:
+Gaussian window sigma 1.5 (11x11), *population* covariance (``use_sample_covariance=False``),
+K1 0.01, K2 0.03, data range 255, reflected borders, the channel maps averaged. Version 1 of this
+protocol used scikit-image's default sample covariance (variances scaled by 121/120).
+
+``ssim_opencv`` is the convention of the public RealBench scripts (eric15342335/realfill
+``benchmark/ssim_metric.py``, harsh-vpatel/realfill ``eval.py``): the same window and population
+covariance but OpenCV filtering with *replicated* borders, negative variances clamped to 0, and
+each channel's masked mean clipped to [0, 1] before the channels are averaged.
+
+Implemented with separable OpenCV filters (about 2x faster than scikit-image, see
+benchmarks/pixel_metrics.py) and tested against ``skimage.metrics.structural_similarity``.
 """
 from __future__ import annotations
 
@@ -28,25 +38,27 @@ def _gaussian_kernel(sigma: float = SIGMA, truncate: float = TRUNCATE) -> np.nda
 
 _KERNEL = _gaussian_kernel()
 _WIN = _KERNEL.size
-# scikit-image's default use_sample_covariance=True rescales variances by NP / (NP - 1)
-_COV_NORM = _WIN * _WIN / (_WIN * _WIN - 1.0)
 
 
-def _filter(x: np.ndarray) -> np.ndarray:
-    return cv2.sepFilter2D(x, cv2.CV_64F, _KERNEL, _KERNEL, borderType=cv2.BORDER_REFLECT)
+def _statistics(pred: np.ndarray, gt: np.ndarray, border: int):
+    """Local means, population variances and covariance (HxWxC float64)."""
+    x, y = pred.astype(np.float64), gt.astype(np.float64)
+
+    def blur(a: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(a, cv2.CV_64F, _KERNEL, _KERNEL, borderType=border)
+
+    ux, uy = blur(x), blur(y)
+    return ux, uy, blur(x * x) - ux * ux, blur(y * y) - uy * uy, blur(x * y) - ux * uy
+
+
+def _ssim(ux, uy, vx, vy, vxy, data_range: float) -> np.ndarray:
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
 
 
 def ssim_map(pred: np.ndarray, gt: np.ndarray, data_range: float = 255.0) -> np.ndarray:
-    """Per-pixel SSIM, averaged over the RGB channels (HxW)."""
-    x = pred.astype(np.float64)
-    y = gt.astype(np.float64)
-    ux, uy = _filter(x), _filter(y)
-    vx = _COV_NORM * (_filter(x * x) - ux * ux)
-    vy = _COV_NORM * (_filter(y * y) - uy * uy)
-    vxy = _COV_NORM * (_filter(x * y) - ux * uy)
-    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s.mean(axis=2)
+    """Per-pixel SSIM (Wang et al.: population covariance, reflected borders), channel mean (HxW)."""
+    return _ssim(*_statistics(pred, gt, cv2.BORDER_REFLECT), data_range).mean(axis=2)
 
 
 def masked_ssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, data_range: float = 255.0) -> float:
@@ -54,18 +66,47 @@ def masked_ssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, data_range: 
     return float(ssim_map(pred, gt, data_range)[mask].mean())
 
 
+def masked_ssim_opencv(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, data_range: float = 255.0) -> float:
+    """The public scripts' variant: replicated borders, variances clamped at 0, per-channel clip."""
+    check_pair(pred, gt, mask)
+    ux, uy, vx, vy, vxy = _statistics(pred, gt, cv2.BORDER_REPLICATE)
+    values = _ssim(ux, uy, np.maximum(vx, 0.0), np.maximum(vy, 0.0), vxy, data_range)[mask]  # N x C
+    return float(np.mean(np.clip(values.mean(axis=0), 0.0, 1.0)))
+
+
 class SSIM(Metric):
     info = MetricInfo(
-        name="ssim", higher_is_better=True, range=(-1.0, 1.0), level="low", region="mask",
-        description="structural similarity map averaged over the masked pixels",
+        name="ssim", higher_is_better=True, range=(-1.0, 1.0), level="low", region="mask", version=2,
+        description="SSIM (Wang et al.: Gaussian sigma 1.5, population covariance), map averaged over the masked pixels",
     )
 
     def protocol(self):
         return {
             "window": f"gaussian sigma={SIGMA} truncate={TRUNCATE} ({_WIN}x{_WIN})", "border": "reflect",
-            "use_sample_covariance": True, "K1": K1, "K2": K2, "data_range": 255,
+            "use_sample_covariance": False, "K1": K1, "K2": K2, "data_range": 255,
             "channels": "mean of per-channel maps", "region": "mask (mean of the map over masked pixels)",
+            "equals": "skimage structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, "
+                      "data_range=255, channel_axis=2, full=True) map, averaged over the mask",
         }
 
     def score(self, state, scene, images: Sequence[np.ndarray]) -> list[float]:
         return [masked_ssim(image, scene.gt, scene.mask) for image in images]
+
+
+class OpenCVSSIM(Metric):
+    info = MetricInfo(
+        name="ssim_opencv", higher_is_better=True, range=(0.0, 1.0), level="low", region="mask",
+        description="SSIM as the public RealBench scripts compute it (OpenCV, replicated borders, "
+                    "per-channel masked mean clipped to [0, 1])",
+    )
+
+    def protocol(self):
+        return {
+            "window": f"gaussian sigma={SIGMA} ({_WIN}x{_WIN})", "border": "replicate", "use_sample_covariance": False,
+            "variances": "clamped at 0", "K1": K1, "K2": K2, "data_range": 255,
+            "channels": "per channel: mean of the map over masked pixels, clipped to [0, 1]; then mean of channels",
+            "reproduces": "eric15342335/realfill benchmark/ssim_metric.py; harsh-vpatel/realfill eval.py",
+        }
+
+    def score(self, state, scene, images: Sequence[np.ndarray]) -> list[float]:
+        return [masked_ssim_opencv(image, scene.gt, scene.mask) for image in images]

@@ -94,6 +94,11 @@ def cmd_evaluate(args) -> int:
     )
     for name, reason in result.meta.get("unavailable", {}).items():
         print(f"warning: metric '{name}' recorded as unavailable: {reason}", file=sys.stderr)
+    data = result.meta["data"]
+    if data.get("note"):
+        print(f"note: {data['note']}", file=sys.stderr)
+    if not data.get("ground_truth", True) and not result.meta["metrics"]:
+        print(f"note: data '{data['name']}' has no ground truth: samples generated, nothing scored", file=sys.stderr)
     print(f"method {args.method}, config {result.meta['config_hash']}, data {result.meta['data']['name']}"
           + (f", shard {result.meta['shard']}" if result.meta.get("shard") else ""))
     print(to_text(result.summary()))
@@ -127,6 +132,8 @@ def cmd_check(args) -> int:
 
     result = check(args.runs, args.baseline, rtol=_floats(args.rtol, "--rtol"), atol=_floats(args.atol, "--atol"))
     print(result.report())
+    if not result.comparable:
+        return 3
     return 0 if result.passed else 1
 
 
@@ -180,7 +187,7 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from .doctor import diagnose
+    from .doctor import diagnose, fetch_commands
 
     weights = {k: str(v) for k, v in _key_values(args.weights, "--weights").items()}
     rows = diagnose(weights)
@@ -189,23 +196,39 @@ def cmd_doctor(args) -> int:
         if row["detail"]:
             print(f"{'':7s}{row['detail']}")
     missing = sum(r["status"] == "MISSING" for r in rows)
-    print(f"{len(rows) - missing} of {len(rows)} weight requirements available"
-          + ("" if not missing else "; fetch the missing ones with the commands above on a machine with internet"))
+    print(f"{len(rows) - missing} of {len(rows)} weight requirements available")
+    commands = fetch_commands(rows)
+    if commands:
+        print("fetch what is missing (on a machine with internet; downloads resume if interrupted):")
+        for command in commands:
+            print(f"  {command}")
     return 0
 
 
-def cmd_weights_list(args) -> int:
+def _known_weights() -> dict:
+    """Every weight a registered metric, method or the matcher declares (plugins register theirs
+    when imported, so they are all imported first)."""
+    from .doctor import _requirements
     from .weights import SPECS
 
-    for spec in SPECS.values():
-        print(f"{spec.name:22s} {spec.kind:10s} {spec.repo_id or spec.url or '':45s} {spec.description}")
+    _requirements()
+    return SPECS
+
+
+def cmd_weights_list(args) -> int:
+    for spec in _known_weights().values():
+        print(f"{spec.name:42s} {spec.kind:15s} {spec.repo_id or spec.url or '':45s} {spec.description}")
     return 0
 
 
 def cmd_weights_download(args) -> int:
-    from .weights import SPECS, download
+    from .weights import download, get_spec
 
-    for name in args.names or list(SPECS):
+    names = args.names or list(_known_weights())
+    _known_weights()
+    for name in names:
+        get_spec(name)  # an unknown name fails before anything is fetched
+    for name in names:
         resolved = download(name)
         print(f"{name}: {resolved.path}")
     return 0
@@ -215,6 +238,8 @@ def cmd_data_info(args) -> int:
     from .loading import load_benchmark
 
     bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False)
+    if bench.note:
+        print(f"note: {bench.note}", file=sys.stderr)
     print(f"{bench.name} ({bench.kind}): {len(bench)} scenes, "
           f"{sum(s.task == 'outpaint' for s in bench)} outpaint, {sum(s.task == 'inpaint' for s in bench)} inpaint")
     print(f"{'scene':24s} {'task':9s} refs  size      missing  gt")
@@ -246,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
     p.add_argument("--samples", type=int, help="samples per scene (default: 64 for stochastic methods, else 1)")
     p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i (default 0)")
-    p.add_argument("--metrics", help="comma-separated metric names (default: psnr,ssim)")
+    p.add_argument("--metrics", help="comma-separated metric names, 'table1' for the paper's six, 'none' to generate "
+                                     "only (default: psnr,ssim; none for data without ground truth)")
     p.add_argument("--out", help="run folder (default: runs/<method>-<data>)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="method setting, e.g. radius=3 (repeatable)")
     p.add_argument("--config", help="YAML file of method settings (--set wins)")
@@ -293,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="merged run folder (must not exist or be empty)")
     p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("check", help="exit 1 if a run's values moved past tolerance from a baseline CSV")
+    p = sub.add_parser("check", help="exit 1 if a run's values moved past tolerance from a baseline CSV, "
+                                     "3 if the baseline was made under another metric protocol version")
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--baseline", required=True, help="baseline CSV written by `realbench leaderboard --out`")
     p.add_argument("--rtol", action="append", metavar="METRIC=TOL", help="relative tolerance (default 0)")

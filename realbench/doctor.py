@@ -24,9 +24,12 @@ def _requirements() -> list[tuple[str, str, list[str]]]:
 
 
 def _needs(spec) -> str:
-    if spec.kind in ("hf_repo", "bundle"):
-        return f"a folder with {', '.join(spec.files)}"
-    return " or ".join(spec.files)
+    if spec.kind == "url_file":
+        return f"{spec.filename} (from {spec.url})"
+    what = "; ".join(" or ".join(need) for need in spec.needs)
+    if spec.layout == "diffusers":
+        what += " and the components it lists"
+    return f"a folder with {what}" + (f" (hub repository {spec.repo_id})" if spec.repo_id else "")
 
 
 def diagnose(overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
@@ -42,8 +45,13 @@ def diagnose(overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]
             except WeightsMissing:
                 spec = get_spec(weights_name)
                 rows.append({"kind": kind, "name": name, "weights": weights_name, "status": "MISSING",
-                             "detail": f"needs {_needs(spec)}; fetch: {spec.fetch_command()}"})
+                             "detail": f"needs {_needs(spec)}", "fetch": spec.fetch_command()})
             except RealBenchError as exc:
                 rows.append({"kind": kind, "name": name, "weights": weights_name, "status": "MISSING",
                              "detail": str(exc)})
     return rows
+
+
+def fetch_commands(rows: list[dict[str, Any]]) -> list[str]:
+    """The commands that fetch everything missing, once each, in the order rows name them."""
+    return list(dict.fromkeys(row["fetch"] for row in rows if row.get("fetch")))

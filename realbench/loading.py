@@ -1,7 +1,12 @@
-"""``load_benchmark(spec)``: one entry point for the three data sources.
+"""``load_benchmark(spec)``: one entry point for every data source.
 
-``spec`` is ``"sample"`` (the built-in benchmark), a folder in the RealBench release layout, a
-folder written by ``datasets.Dataset.save_to_disk`` or a Hugging Face hub dataset id.
+``spec`` is ``"sample"`` (the built-in benchmark), the official ``realfill_data_release_full.zip``
+itself (unpacked once into realbench's cache), a folder in the RealBench release layout or any
+folder above it (the unzip root: the ``RealBench/`` level is found; ``Qualitative/`` loads as its
+own generation-only benchmark when given directly), a folder written by
+``datasets.Dataset.save_to_disk`` or a Hugging Face hub dataset id. macOS metadata
+(``__MACOSX/``, ``._*``, ``.DS_Store``) never counts as a scene or a photo, and scene ids sort
+in natural order (0, 1, 2, ..., 10).
 """
 from __future__ import annotations
 
@@ -16,11 +21,13 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .download import is_mac_junk
 from .errors import RealBenchError
 from .imageio import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
-from .scene import TASKS, Scene, infer_task
+from .scene import TASKS, Scene, infer_task, natural_key
 
 MAX_REFS = 5
+GENERATION_ONLY = "Qualitative"  # the release's second folder: scenes without ground truth
 
 
 class RealBenchWarning(UserWarning):
@@ -35,6 +42,11 @@ class Benchmark:
     spec: str
     kind: str  # "sample" | "folder" | "hf"
     scenes: list[Scene] = field(default_factory=list)
+    note: str = ""  # how the data was reached (e.g. an archive unpacked into the cache)
+
+    @property
+    def has_ground_truth(self) -> bool:
+        return any(scene.gt is not None for scene in self.scenes)
 
     def __iter__(self) -> Iterator[Scene]:
         return iter(self.scenes)
@@ -97,30 +109,49 @@ def _read_manifest(root: Path) -> dict[str, str]:
 
 def _iterdir(folder: Path) -> list[Path]:
     try:
-        return sorted(folder.iterdir())
+        return sorted((p for p in folder.iterdir() if not is_mac_junk(p.name)), key=lambda p: natural_key(p.name))
     except OSError as exc:
         raise RealBenchError(f"cannot read folder ({exc.strerror or exc})", path=str(folder)) from None
 
 
+def _scene_children(folder: Path) -> list[Path]:
+    return [p for p in _iterdir(folder)
+            if p.is_dir() and not p.name.startswith(".") and ((p / "target").is_dir() or (p / "ref").is_dir())]
+
+
+def _find_named(root: Path, name: str, depth: int = 3) -> list[Path]:
+    """Folders called ``name`` at most ``depth`` levels below ``root`` (macOS metadata skipped)."""
+    found, level = [], [root]
+    for _ in range(depth):
+        level = [child for folder in level for child in _iterdir(folder)
+                 if child.is_dir() and not child.name.startswith(".")]
+        found += [folder for folder in level if folder.name == name]
+    return found
+
+
 def find_scene_dirs(root: Path) -> list[Path]:
-    """Scene folders under ``root``; a ``RealBench/`` level in between is found automatically."""
+    """Scene folders of the benchmark at ``root``: ``root`` itself, or the ``RealBench/`` folder
+    found below it (the unzip root of the release, or any folder above ``RealBench/``)."""
     if not root.exists():
         raise RealBenchError("data folder does not exist", path=str(root))
     if not root.is_dir():
-        raise RealBenchError("data path is not a folder", path=str(root))
-    if (root / "RealBench").is_dir():
-        root = root / "RealBench"
+        raise RealBenchError("data path is not a folder (or a .zip archive)", path=str(root))
     if (root / "target").is_dir():  # a single scene folder
         return [root]
-    scene_dirs = [
-        p for p in _iterdir(root)
-        if p.is_dir() and not p.name.startswith(".") and ((p / "target").exists() or (p / "ref").exists())
-    ]
-    if not scene_dirs:
-        raise RealBenchError(
-            "no scenes found: expected <scene>/ref/* and <scene>/target/{target,mask,gt}.png", path=str(root)
-        )
-    return scene_dirs
+    scene_dirs = _scene_children(root)
+    if scene_dirs:
+        return scene_dirs
+    candidates = _find_named(root, "RealBench")
+    if len(candidates) > 1:
+        raise RealBenchError(f"several RealBench/ folders below this one ({', '.join(map(str, candidates))}); "
+                             "pass one of them", path=str(root))
+    if candidates and _scene_children(candidates[0]):
+        return _scene_children(candidates[0])
+    others = [p for p in _find_named(root, "Qualitative") if _scene_children(p)]
+    hint = f"; for the generation-only set pass --data {others[0]}" if others else ""
+    raise RealBenchError(
+        f"no scenes found: expected <scene>/ref/* and <scene>/target/{{target,mask,gt}}.png here or in a "
+        f"RealBench/ folder below{hint}", path=str(root))
 
 
 def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = True) -> Scene:
@@ -183,8 +214,12 @@ def _validate(scene_id: str, target: np.ndarray, mask: np.ndarray, gt: np.ndarra
 
 
 def load_folder(root: str | os.PathLike, scenes: Iterable[str] | None = None, require_gt: bool = True) -> list[Scene]:
+    """Scenes of a release-layout folder. RealFill's ``Qualitative`` set has no ground truth by
+    design and loads without it; elsewhere ``require_gt`` applies."""
     root = Path(root)
     scene_dirs = find_scene_dirs(root)
+    if scene_dirs[0].parent.name == GENERATION_ONLY and scene_dirs[0] != root:
+        require_gt = False
     manifest_root = scene_dirs[0].parent
     tasks = _read_manifest(manifest_root)
     by_id = {d.name: d for d in scene_dirs}
@@ -210,12 +245,20 @@ def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | N
         root = ensure_sample()
         return Benchmark("sample", spec, "sample", load_folder(root, scenes, require_gt))
     path = Path(spec).expanduser()
+    if path.is_file() and path.suffix.lower() == ".zip":
+        from .archive import unpack_archive
+
+        root, note = unpack_archive(path)
+        scene_dirs = find_scene_dirs(root)
+        name = scene_dirs[0].parent.name if scene_dirs else path.stem
+        return Benchmark(name, spec, "folder", load_folder(root, scenes, require_gt), note)
     if path.exists():
         if path.is_dir() and _is_saved_dataset(path):
             from .hfdata import load_saved_dataset
 
             return Benchmark(path.name, spec, "hf", load_saved_dataset(path, scenes, require_gt))
-        name = path.resolve().name
+        scene_dirs = find_scene_dirs(path)
+        name = path.resolve().name if scene_dirs == [path] else scene_dirs[0].parent.resolve().name
         return Benchmark(name, spec, "folder", load_folder(path, scenes, require_gt))
     if "/" in spec and not spec.startswith((".", "/", "~")) and spec.count("/") == 1:
         from .hfdata import load_hub_dataset

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import RealBenchError
+from .scene import natural_key
 from .imageio import atomic_write_bytes
 from .records import RecordStore, read_records, record_key
 from .tables import load_meta, write_summary
@@ -47,7 +48,7 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> Path:
     meta["shard"] = None
     meta["merged_from"] = [str(s) for s in shards]
     meta["metrics"] = list(dict.fromkeys(m for m in (x for meta_ in metas for x in meta_["metrics"])))
-    meta["scenes"] = sorted({r["scene"] for r in records.values()})
+    meta["scenes"] = sorted({r["scene"] for r in records.values()}, key=natural_key)
     atomic_write_bytes(out / "run.json", (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
     write_summary(out)
     return out

@@ -14,6 +14,11 @@ from typing import Any, Iterable
 RECORDS = "records.jsonl"
 
 
+def protocol_version(protocol: dict[str, Any] | None) -> int:
+    """The version a recorded metric protocol was computed under (records before versioning: 1)."""
+    return int((protocol or {}).get("version", 1))
+
+
 def record_key(record: dict[str, Any]) -> tuple[str, str, int]:
     return (record.get("method", ""), record["scene"], int(record["sample"]))
 

@@ -18,6 +18,7 @@ import pandas as pd
 from PIL import Image
 
 from .errors import RealBenchError
+from .scene import natural_key
 from .imageio import atomic_write_bytes, read_rgb, write_png
 from .tables import format_value, leaderboard, load_meta, load_records, metric_info, scene_means
 
@@ -64,7 +65,7 @@ def _plots(records: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[str, str
     out = []
     per_scene = scene_means(records, metrics)
     methods = sorted(records["method"].unique())
-    scenes = sorted(per_scene["scene"].unique())
+    scenes = sorted(per_scene["scene"].unique(), key=natural_key)
     for metric in metrics:
         if metric not in records or records[metric].isna().all():
             continue
@@ -124,7 +125,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, by: str | None
     higher = metric_info(by).higher_is_better
     table = leaderboard(run_dirs)
     files_dir = out.with_name(out.stem + "_files")
-    scene_ids = sorted(records["scene"].unique())
+    scene_ids = sorted(records["scene"].unique(), key=natural_key)
     spec = data or metas[0]["data"]["spec"]
     scenes, note = {}, ""
     try:

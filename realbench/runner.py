@@ -24,8 +24,8 @@ from .errors import RealBenchError
 from .imageio import atomic_write_bytes, read_rgb, write_png
 from .loading import Benchmark, load_benchmark
 from .provenance import canonical_json, config_hash, git_hash, versions
-from .records import RecordStore
-from .scene import Scene
+from .records import RecordStore, protocol_version
+from .scene import Scene, natural_key
 
 RUN_META = "run.json"
 SUMMARY = "summary.csv"
@@ -70,7 +70,7 @@ def expand_metric_names(names: Iterable[str]) -> list[str]:
     out: list[str] = []
     for name in names:
         out += list(ALIASES.get(name, (name,)))
-    return list(dict.fromkeys(out))
+    return [n for n in dict.fromkeys(out) if n != "none"]
 
 
 def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
@@ -219,6 +219,8 @@ def evaluate(
     if executor not in ("local", "ray"):
         raise RealBenchError(f"unknown executor '{executor}' (local or ray)")
     adapter = resolve_method(method, config)
+    if metrics is None and not bench.has_ground_truth:
+        metrics = []  # a generation-only benchmark (no ground truth): nothing to score by default
     metric_names = expand_metric_names(metrics if metrics is not None else DEFAULT_METRICS)
     # with Ray the driver only validates and records protocols: its models stay on the CPU, GPUs are the workers'
     driver_device = "cpu" if executor == "ray" else device
@@ -231,10 +233,12 @@ def evaluate(
     adapter.check_scenes(bench.ids)
     counts = {scene.id: adapter.sample_count(scene, samples) for scene in bench}
     for scene in bench:
-        if scene.gt is None and scorers:
-            raise RealBenchError("ground truth is needed to score", scene=scene.id)
+        if scene.gt is None and (scorers or unavailable):
+            raise RealBenchError(
+                f"no ground truth (target/gt.png) in data '{bench.name}', so it can be generated but not scored; "
+                "pass --metrics none to generate only", scene=scene.id)
 
-    protocols = {n: s.protocol() for n, s in scorers.items()}
+    protocols = {n: s.full_protocol() for n, s in scorers.items()}
     run_config = {"method": method, "method_version": adapter.info.version, "config": adapter.config, "seed": seed,
                   "max_refs": max_refs}
     chash = config_hash(run_config)
@@ -243,7 +247,8 @@ def evaluate(
     meta = {
         "method": method, "method_info": adapter.info.as_dict(), "config": adapter.config, "seed": seed,
         "max_refs": max_refs, "config_hash": chash,
-        "data": {"name": bench.name, "spec": bench.spec, "kind": bench.kind},
+        "data": {"name": bench.name, "spec": bench.spec, "kind": bench.kind,
+                 "ground_truth": bench.has_ground_truth, **({"note": bench.note} if bench.note else {})},
         "metrics": metric_names, "unavailable": unavailable,
         "metric_info": {n: s.info.as_dict() for n, s in scorers.items()},
         "metric_protocols": protocols,
@@ -253,7 +258,7 @@ def evaluate(
     }
     meta = _open_run_dir(out, meta)
     store = RecordStore(out)
-    plan = plan_work(bench, counts, method, out, store.load(), scorers, selector)
+    plan = plan_work(bench, counts, method, out, store.load(), protocols, selector)
     spec = RunSpec(method, dict(config or {}), list(scorers), dict(weights or {}), dict(metric_options or {}),
                    skip_unavailable, device, selector.options if selector else None, seed, str(out))
     context = {"method": method, "chash": chash, "protocols": protocols, "unavailable": list(unavailable),
@@ -297,12 +302,14 @@ def parse_shard(shard: tuple[int, int] | str | None) -> tuple[int, int] | None:
 
 
 def shard_scenes(scenes: Sequence[Scene], index: int, total: int) -> list[Scene]:
-    """Deterministic split: scenes in id order, the k-th goes to shard (k mod N) + 1."""
-    ordered = sorted(scenes, key=lambda s: s.id)
+    """Deterministic split: scenes in natural id order, the k-th goes to shard (k mod N) + 1."""
+    ordered = sorted(scenes, key=lambda s: natural_key(s.id))
     return [s for k, s in enumerate(ordered) if k % total == index - 1]
 
 
-def plan_work(bench, counts, method, out: Path, done, scorers, selector) -> list[SceneWork]:
+def plan_work(bench, counts, method, out: Path, done, protocols, selector) -> list[SceneWork]:
+    """Per scene: samples never made, and recorded samples that lack a metric value or hold one
+    computed under another protocol version (rescored from their stored image, never mixed)."""
     plan = []
     for scene in bench:
         todo, rescore, images = [], [], []
@@ -315,7 +322,7 @@ def plan_work(bench, counts, method, out: Path, done, scorers, selector) -> list
                 raise RealBenchError(
                     "scene content changed since this run recorded it; use another --out", scene=scene.id,
                     path=str(out))
-            if _missing_metrics(record, scorers) or (selector is not None and record.get("correspondences") is None):
+            if _missing_metrics(record, protocols) or (selector is not None and record.get("correspondences") is None):
                 rescore.append(record)
                 images.append(read_rgb(out / record["image"], scene.id))
         if todo or rescore:
@@ -328,10 +335,12 @@ def _score(scorers, scene: Scene, images: list[np.ndarray], names: Iterable[str]
     return {name: scorers[name].score(scorers[name].reference(scene), scene, images) for name in names}
 
 
-def _missing_metrics(record: dict[str, Any], scorers) -> list[str]:
-    """Usable metrics a record has no value for (never scored, or recorded as unavailable)."""
-    have = record.get("metrics", {})
-    return [n for n in scorers if have.get(n) is None]
+def _missing_metrics(record: dict[str, Any], protocols: dict[str, dict]) -> list[str]:
+    """Usable metrics a record has no value for (never scored, recorded as unavailable) or has
+    under another protocol version than the current one."""
+    have, recorded = record.get("metrics", {}), record.get("metric_protocols", {})
+    return [n for n, protocol in protocols.items()
+            if have.get(n) is None or protocol_version(recorded.get(n)) != protocol_version(protocol)]
 
 
 def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) -> Iterator[list[dict[str, Any]]]:
@@ -339,8 +348,9 @@ def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) ->
     scene = work.scene
     if work.rescore:
         results = []
+        protocols = {n: s.full_protocol() for n, s in scorers.items()}
         for record, image in zip(work.rescore, work.images):
-            missing = _missing_metrics(record, scorers)
+            missing = _missing_metrics(record, protocols)
             values = _score(scorers, scene, [image], missing)
             result = {"rescore": record, "metrics": {n: v[0] for n, v in values.items()}}
             if selector is not None and record.get("correspondences") is None:

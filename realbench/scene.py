@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,6 +66,12 @@ class Scene:
     def with_refs(self, refs: list[np.ndarray]) -> "Scene":
         """A copy with other references (used e.g. to limit the reference count)."""
         return Scene(self.id, self.task, tuple(refs), self.target, self.mask, self.gt, dict(self.source))
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key for ids in natural order: RealBench's numeric ids go 0, 1, 2, ..., 10, not 0, 1, 10."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+                 for part in re.split(r"(\d+)", text) if part)
 
 
 def infer_task(mask: np.ndarray) -> Task:

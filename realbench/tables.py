@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,11 +17,13 @@ import pandas as pd
 
 from .errors import RealBenchError
 from .imageio import atomic_write_bytes
-from .records import read_records
+from .records import protocol_version, read_records
+from .scene import natural_key
 
 SPLITS = ("all", "outpaint", "inpaint")
 UNAVAILABLE = "unavailable"
 ID_COLUMNS = ["method", "split", "scenes", "samples"]
+PROTOCOLS = "protocols"  # column: the metric protocol versions a row's values were computed under
 
 
 def metric_info(name: str):
@@ -64,7 +66,51 @@ def load_records(run_dir: str | Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["method", "scene", "task", "sample", "seed", "config_hash", "image"])
-    return frame.sort_values(["method", "scene", "sample"]).reset_index(drop=True)
+    return in_scene_order(frame, ["method", "scene", "sample"])
+
+
+def in_scene_order(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """``frame`` sorted by ``by`` with scene ids in natural order (0, 1, 2, ..., 10)."""
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    order = {scene: i for i, scene in enumerate(sorted(frame["scene"].unique(), key=natural_key))}
+    keyed = frame.assign(_scene_order=frame["scene"].map(order))
+    columns = ["_scene_order" if c == "scene" else c for c in by]
+    return keyed.sort_values(columns, kind="stable").drop(columns="_scene_order").reset_index(drop=True)
+
+
+def protocol_versions(run_dir: str | Path, metrics: Sequence[str]) -> dict[str, int]:
+    """Per metric, the protocol version of the run's recorded values (records made before
+    versioning count as version 1). A run holding two versions of one metric is refused: its
+    values would average two different computations."""
+    latest: dict[tuple, dict] = {}
+    for record in read_records(Path(run_dir) / "records.jsonl"):
+        latest[(record.get("method"), record["scene"], record["sample"])] = record
+    seen: dict[str, set[int]] = {}
+    for record in latest.values():
+        for name in metrics:
+            if (record.get("metrics") or {}).get(name) is not None:
+                seen.setdefault(name, set()).add(protocol_version((record.get("metric_protocols") or {}).get(name)))
+    for name, versions in seen.items():
+        if len(versions) > 1:
+            raise RealBenchError(f"the run holds '{name}' values of protocol versions {sorted(versions)}; rerun "
+                                 "`realbench evaluate` on it (same --out) to rescore them under one version",
+                                 path=str(run_dir))
+    return {name: versions.pop() for name, versions in seen.items()}
+
+
+def format_protocols(versions: dict[str, int]) -> str:
+    return ";".join(f"{name}=v{version}" for name, version in versions.items())
+
+
+def parse_protocols(text: Any) -> dict[str, int]:
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    out = {}
+    for part in text.split(";"):
+        name, _, version = part.partition("=")
+        out[name.strip()] = int(version.strip().lstrip("v"))
+    return out
 
 
 def _mean(values: pd.Series) -> float:
@@ -83,7 +129,7 @@ def scene_means(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     for m in metrics:
         if m not in out.columns:
             out[m] = np.nan
-    return out.reset_index()
+    return in_scene_order(out.reset_index(), ["method", "scene"])
 
 
 def scene_summary(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
@@ -127,7 +173,7 @@ def select_top(records: pd.DataFrame, keep: int | None = None, filter_rate: floa
     for _, group in ranked.groupby(["method", "scene"], sort=True):
         n = keep if keep is not None else keep_count(len(group), filter_rate or 0.0)
         parts.append(group.head(n))
-    return pd.concat(parts).sort_values(["method", "scene", "sample"]).reset_index(drop=True)
+    return in_scene_order(pd.concat(parts), ["method", "scene", "sample"])
 
 
 def is_metric_column(name: str) -> bool:
@@ -136,7 +182,7 @@ def is_metric_column(name: str) -> bool:
 
 
 def _rows(label: str, meta: dict, per_scene: pd.DataFrame, metrics: Sequence[str], ci: bool,
-          splits: Sequence[str], extra: dict) -> list[dict]:
+          splits: Sequence[str], extra: dict, versions: dict[str, int]) -> list[dict]:
     from .stats import bootstrap_ci
 
     rows = []
@@ -149,6 +195,7 @@ def _rows(label: str, meta: dict, per_scene: pd.DataFrame, metrics: Sequence[str
             row[column(m)] = _mean(part[m])
             if ci:
                 row[f"{column(m)} ci95"] = "[{:.4g}, {:.4g}]".format(*bootstrap_ci(part[m].to_numpy()))
+        row[PROTOCOLS] = format_protocols({m: versions[m] for m in metrics if m in versions})
         row["config_hash"] = meta["config_hash"]
         row["source"] = "measured"
         rows.append(row)
@@ -175,14 +222,16 @@ def leaderboard(run_dirs: Sequence[str | Path], metrics: Sequence[str] | None = 
     for run_dir, meta in zip(run_dirs, metas):
         label = meta["method"] if methods.count(meta["method"]) == 1 else f"{meta['method']}@{meta['config_hash'][:6]}"
         records = load_records(run_dir)
+        versions = protocol_versions(run_dir, metrics)
         if filter_rates is None:
-            rows += _rows(label, meta, scene_means(records, metrics), metrics, ci, SPLITS, {})
+            rows += _rows(label, meta, scene_means(records, metrics), metrics, ci, SPLITS, {}, versions)
             continue
         for rate in filter_rates:
             if not 0 <= rate < 100:
                 raise RealBenchError(f"filter rate {rate:g} must be in [0, 100)")
             kept = select_top(records, filter_rate=rate)
-            rows += _rows(label, meta, scene_means(kept, metrics), metrics, ci, ("all",), {"filter": f"{rate:g}%"})
+            rows += _rows(label, meta, scene_means(kept, metrics), metrics, ci, ("all",), {"filter": f"{rate:g}%"},
+                          versions)
     table = pd.DataFrame(rows)
     if table.empty:
         raise RealBenchError("the run folders hold no records", path=", ".join(map(str, run_dirs)))
@@ -278,8 +327,19 @@ def read_table(path: str | Path) -> pd.DataFrame:
 class CheckResult:
     passed: bool
     diffs: pd.DataFrame  # one row per compared value
+    protocol_changes: list[str] = field(default_factory=list)  # metrics whose protocol version differs
+
+    @property
+    def comparable(self) -> bool:
+        """False when the baseline was made under another protocol version of some metric."""
+        return not self.protocol_changes
 
     def report(self) -> str:
+        if self.protocol_changes:
+            return ("check NOT COMPARABLE: the baseline was made under another metric protocol version ("
+                    + "; ".join(self.protocol_changes) + "); the values measure different things, so this is "
+                    "neither a pass nor a regression. Regenerate the baseline under the current protocol "
+                    "(realbench leaderboard RUN --out BASELINE) after checking why the protocol changed.")
         failed = self.diffs[~self.diffs["ok"]]
         if self.passed:
             return f"check passed: {len(self.diffs)} values within tolerance"
@@ -309,6 +369,9 @@ def check(run_dirs: Sequence[str | Path] | str | Path, baseline: str | Path,
             raise RealBenchError(f"tolerance given for '{name}', which the baseline does not have", path=str(baseline))
     actual = leaderboard(run_dirs, [metric_of(c) for c in metric_columns])
     actual_rows = {(r["method"], r["split"]): r for r in actual.to_dict("records")}
+    changes = _protocol_changes(expected, actual_rows, [metric_of(c) for c in metric_columns])
+    if changes:
+        return CheckResult(False, pd.DataFrame(), changes)
     expected = expected[expected.get("source", pd.Series("measured", index=expected.index)).fillna("measured")
                         .astype(str).str.startswith("measured")]
     diffs = []
@@ -336,6 +399,24 @@ def check(run_dirs: Sequence[str | Path] | str | Path, baseline: str | Path,
     return CheckResult(bool(frame["ok"].all()) if not frame.empty else False, frame)
 
 
+def _protocol_changes(expected: pd.DataFrame, actual_rows: dict, metrics: Sequence[str]) -> list[str]:
+    """Metric protocol versions that differ between baseline rows and the run's rows. A
+    baseline without a protocols column predates versioning: all its metrics count as v1."""
+    changes = []
+    for row in expected.to_dict("records"):
+        got = actual_rows.get((row["method"], row["split"]))
+        if got is None:
+            continue
+        base = parse_protocols(row.get(PROTOCOLS)) if PROTOCOLS in expected.columns else {}
+        now = parse_protocols(got.get(PROTOCOLS))
+        for name in metrics:
+            before, after = base.get(name, 1), now.get(name, 1)
+            if before != after:
+                note = "" if PROTOCOLS in expected.columns else " (it records no versions, so it predates versioning)"
+                changes.append(f"{name}: baseline v{before}{note}, run v{after}")
+    return list(dict.fromkeys(changes))
+
+
 def compare(run_a: str | Path, run_b: str | Path, metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """Per metric: means of both runs over their common scenes, the mean paired difference (B - A)
     with a 95 % bootstrap interval, paired t-test and Wilcoxon p-values, and which run is better."""
@@ -346,7 +427,7 @@ def compare(run_a: str | Path, run_b: str | Path, metrics: Sequence[str] | None 
         metrics = [m for m in meta_a["metrics"] if m in meta_b["metrics"]]
     a = scene_means(load_records(run_a), metrics).set_index("scene")
     b = scene_means(load_records(run_b), metrics).set_index("scene")
-    common = sorted(set(a.index) & set(b.index))
+    common = sorted(set(a.index) & set(b.index), key=natural_key)
     if not common:
         raise RealBenchError("the two runs share no scene", path=f"{run_a}, {run_b}")
     rows = []

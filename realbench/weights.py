@@ -1,46 +1,65 @@
-"""Where every pretrained file the project uses comes from, offline first.
+"""Where every pretrained file the project uses comes from, offline first, and how it is fetched.
 
-Order of search for each named weight: an explicit path (``--weights NAME=PATH`` or the API's
-``weights={...}``), then ``$REALBENCH_WEIGHTS_DIR``, then the usual caches (torch hub
-checkpoints, the Hugging Face hub cache, realbench's own cache for multi-file bundles).
-Nothing is downloaded implicitly: a missing file is a ``WeightsMissing`` error that names the
-file and the exact command that fetches it (``realbench weights download NAME``).
+Each named weight (``WeightSpec``) says what a usable copy must contain: groups of files, each
+group satisfied by its first alternative that is present *and complete* (a safetensors header
+that matches the file size, a torch zip archive with its central directory, JSON that parses),
+so a download interrupted half-way never counts as present. Search order: an explicit path
+(``--weights NAME=PATH``), ``$REALBENCH_WEIGHTS_DIR``, then the caches the real packages use
+(torch hub checkpoints, the Hugging Face hub cache, realbench's own cache for the DreamSim
+bundle). Nothing is downloaded implicitly: a missing weight is a ``WeightsMissing`` error naming
+the command that fetches it, ``realbench weights download NAME``, which downloads only what
+loading needs (no duplicate precisions, no single-file checkpoints, no safety checker).
 """
 from __future__ import annotations
 
+import contextlib
+import difflib
 import hashlib
+import io
 import json
 import os
-from dataclasses import dataclass
+import re
+import struct
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping
 
 from .errors import RealBenchError
 
-Kind = Literal["torch_file", "hf_repo", "hf_file", "bundle", "package"]
+Kind = Literal["url_file", "hf_repo", "dreamsim_bundle"]
+Need = tuple[str, ...]  # alternatives for one required file, the first preferred
+
+# diffusers components never loaded by realbench (pipelines are built with safety_checker=None)
+SKIPPED_COMPONENTS = ("safety_checker",)
+MODEL_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.safetensors.index.json",
+                 "diffusion_pytorch_model.bin", "diffusion_pytorch_model.bin.index.json", "model.safetensors",
+                 "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 @dataclass(frozen=True)
 class WeightSpec:
+    """One named set of pretrained weights and what a usable copy of it contains."""
+
     name: str
     kind: Kind
     description: str
     repo_id: str | None = None
-    files: tuple[str, ...] = ()  # torch_file: the file; hf_file: candidates; hf_repo/bundle: required entries
     url: str | None = None
+    needs: tuple[Need, ...] = ()
+    optional: tuple[str, ...] = ()  # fetched when the repository has them, never required
+    layout: Literal["files", "diffusers"] = "files"  # diffusers: more needs from model_index.json
+    whole_folders: tuple[str, ...] = field(default=())  # folders fetched entirely (tokenizers)
+
+    @property
+    def filename(self) -> str:
+        return self.needs[0][0]
 
     def fetch_command(self) -> str:
-        raw = {
-            "torch_file": f"python -c \"import torch; torch.hub.load_state_dict_from_url('{self.url}')\"",
-            "hf_repo": f"hf download {self.repo_id}",
-            "hf_file": f"hf download {self.repo_id} {self.files[-1] if self.files else ''}".strip(),
-            "bundle": f"python -c \"from dreamsim import dreamsim; dreamsim(pretrained=True, device='cpu', "
-                      f"cache_dir='{default_bundle_dir(self.name)}')\" (run inside that folder)",
-            "package": "pip install --force-reinstall <the package>",
-        }[self.kind]
-        if self.kind in ("hf_repo", "hf_file") and self.repo_id is None:
-            return f"no public download known: put {self.files[-1]} in $REALBENCH_WEIGHTS_DIR/{self.name}/"
-        return f"realbench weights download {self.name}   (or: {raw})"
+        if self.kind == "hf_repo" and not self.repo_id:
+            return (f"no public download known: put {'; '.join(' or '.join(n) for n in self.needs)} in "
+                    f"$REALBENCH_WEIGHTS_DIR/{self.name}/")
+        return f"realbench weights download {self.name}"
 
 
 SPECS: dict[str, WeightSpec] = {}
@@ -51,27 +70,36 @@ def register_weights(spec: WeightSpec) -> WeightSpec:
     return spec
 
 
+def diffusers_model(repo_id: str, description: str) -> WeightSpec:
+    """A diffusers pipeline repository: its components are read from ``model_index.json``."""
+    return WeightSpec(repo_id, "hf_repo", description, repo_id=repo_id, needs=(("model_index.json",),),
+                      layout="diffusers")
+
+
 register_weights(WeightSpec(
-    "alexnet", "torch_file", "ImageNet AlexNet trunk of LPIPS (torchvision IMAGENET1K_V1)",
-    files=("alexnet-owt-7be5be79.pth",), url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"))
+    "alexnet", "url_file", "ImageNet AlexNet trunk of LPIPS (torchvision IMAGENET1K_V1)",
+    url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", needs=(("alexnet-owt-7be5be79.pth",),)))
 register_weights(WeightSpec(
-    "loftr-outdoor", "torch_file", "LoFTR outdoor matcher (kornia), for correspondence-based seed selection",
-    files=("loftr_outdoor.ckpt",), url="https://huggingface.co/kornia/loftr/resolve/main/loftr_outdoor.ckpt"))
+    "loftr-outdoor", "url_file", "LoFTR outdoor matcher (kornia), for correspondence-based seed selection",
+    url="https://huggingface.co/kornia/loftr/resolve/main/loftr_outdoor.ckpt", needs=(("loftr_outdoor.ckpt",),)))
 register_weights(WeightSpec(
     "dino-vits16", "hf_repo", "DINO ViT-S/16 (v1), transformers format", repo_id="facebook/dino-vits16",
-    files=("config.json",)))
+    needs=(("config.json",), ("model.safetensors", "pytorch_model.bin"))))
 register_weights(WeightSpec(
     "dinov2-base", "hf_repo", "DINOv2 ViT-B/14, transformers format", repo_id="facebook/dinov2-base",
-    files=("config.json",)))
+    needs=(("config.json",), ("preprocessor_config.json",), ("model.safetensors", "pytorch_model.bin"))))
+
+DREAMSIM_URL = ("https://github.com/ssundaram21/dreamsim/releases/download/v0.2.0-checkpoints/"
+                "dreamsim_ensemble_checkpoint.zip")
 register_weights(WeightSpec(
-    "clip-vit-b-32-openai", "hf_file", "OpenCLIP ViT-B-32 with OpenAI weights",
-    repo_id="timm/vit_base_patch32_clip_224.openai",
-    files=("open_clip_model.safetensors", "open_clip_pytorch_model.bin")))
-register_weights(WeightSpec(
-    "dreamsim-ensemble", "bundle", "DreamSim ensemble (DINO + CLIP + OpenCLIP ViT-B/16 with LoRA)",
-    files=("dino_vitb16_pretrain.pth", "open_clip_vitb16_pretrain.pth.tar", "clip_vitb16_pretrain.pth.tar",
-           "ensemble_lora/adapter_config.json", "facebookresearch_dino_main/hubconf.py",
-           "checkpoints/dino_vitbase16_pretrain.pth", "models--timm--vit_base_patch16_clip_224.laion400m_e31")))
+    "dreamsim-ensemble", "dreamsim_bundle",
+    "DreamSim ensemble (DINO + CLIP + OpenCLIP ViT-B/16 with LoRA), the folder dreamsim(cache_dir=...) fills",
+    url=DREAMSIM_URL,
+    needs=(("dino_vitb16_pretrain.pth",), ("clip_vitb16_pretrain.pth.tar",), ("open_clip_vitb16_pretrain.pth.tar",),
+           ("ensemble_lora/adapter_config.json",),
+           ("ensemble_lora/adapter_model.safetensors", "ensemble_lora/adapter_model.bin"),
+           # what the package's torch.hub.load('facebookresearch/dino:main') leaves in the same folder
+           ("facebookresearch_dino_main/hubconf.py",), ("checkpoints/dino_vitbase16_pretrain.pth",))))
 
 
 @dataclass(frozen=True)
@@ -79,13 +107,15 @@ class Resolved:
     spec: WeightSpec
     path: Path
     source: str
+    files: tuple[Path, ...] = ()  # the files that satisfied the needs
 
     @property
     def id(self) -> str:
-        """``name@hash``: the snapshot commit for hub repos, else a content hash (cached by size+mtime)."""
-        if "snapshots" in self.path.parts:
-            return f"{self.spec.name}@{self.path.parts[self.path.parts.index('snapshots') + 1][:12]}"
-        return f"{self.spec.name}@{content_hash(self.path)}"
+        """``name@hash``: the hub commit when known, else a content hash of the needed files."""
+        commit = _commit_of(self.path)
+        if commit:
+            return f"{self.spec.name}@{commit[:12]}"
+        return f"{self.spec.name}@{content_hash(list(self.files) or [self.path])}"
 
 
 class WeightsMissing(RealBenchError):
@@ -110,59 +140,151 @@ def default_bundle_dir(name: str) -> Path:
     return (weights_dir() or cache_dir() / "weights") / name
 
 
+def torch_hub_dir() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir())
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def is_hub_id(text: str) -> bool:
+    """``owner/name`` as the Hugging Face hub spells repository ids (not a path)."""
+    return bool(_HUB_ID.fullmatch(text)) and ".." not in text
+
+
 def get_spec(name: str) -> WeightSpec:
-    if name not in SPECS:
-        import difflib
+    if name in SPECS:
+        return SPECS[name]
+    close = difflib.get_close_matches(name, list(SPECS), n=3, cutoff=0.5)
+    if is_hub_id(name) and not close:
+        return register_weights(diffusers_model(name, f"diffusers model {name}"))  # any hub id works
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise RealBenchError(f"unknown weights '{name}'.{hint} Known: {', '.join(sorted(SPECS))}.")
 
-        close = difflib.get_close_matches(name, list(SPECS), n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise RealBenchError(f"unknown weights '{name}'.{hint} Known: {', '.join(sorted(SPECS))}.")
-    return SPECS[name]
+
+# ---------------------------------------------------------------------- completeness
+
+def file_complete(path: Path) -> bool:
+    """True if ``path`` is a whole file of its format (cheap checks, no full read)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if not path.is_file() or size == 0:
+        return False
+    name = path.name
+    try:
+        if name.endswith(".index.json"):
+            index = json.loads(path.read_text())
+            shards = set((index.get("weight_map") or {}).values())
+            return bool(shards) and all(file_complete(path.parent / shard) for shard in shards)
+        if name.endswith(".json"):
+            json.loads(path.read_text())
+            return True
+        if name.endswith(".safetensors"):
+            with open(path, "rb") as handle:
+                (length,) = struct.unpack("<Q", handle.read(8))
+                if length > size - 8:
+                    return False
+                header = json.loads(handle.read(length))
+            ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+            return size == 8 + length + max(ends, default=0)
+        if name.endswith((".pth", ".bin", ".ckpt", ".pt", ".tar")):
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
+            if magic[:2] == b"PK":  # torch's zip serialisation: the central directory must be there
+                with zipfile.ZipFile(path) as archive:
+                    return bool(archive.namelist())
+            return magic[:1] == b"\x80"  # legacy pickle format: nothing more to check cheaply
+    except (OSError, ValueError, KeyError, TypeError, struct.error, zipfile.BadZipFile):
+        return False
+    return True
 
 
-def _complete(folder: Path, files: tuple[str, ...]) -> bool:
-    return folder.is_dir() and all((folder / f).exists() for f in files)
+def _diffusers_needs(folder: Path) -> list[Need]:
+    index_path = folder / "model_index.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        return []
+    needs: list[Need] = []
+    for component, value in index.items():
+        if component.startswith("_") or component in SKIPPED_COMPONENTS or not isinstance(value, list):
+            continue
+        if value[0] is None:
+            continue
+        if component.startswith("scheduler"):
+            needs.append((f"{component}/scheduler_config.json",))
+        elif component.startswith("tokenizer"):
+            needs.append((f"{component}/tokenizer_config.json",))
+        elif component.startswith(("feature_extractor", "image_processor")):
+            needs.append((f"{component}/preprocessor_config.json",))
+        else:
+            needs.append((f"{component}/config.json",))
+            needs.append(tuple(f"{component}/{name}" for name in MODEL_WEIGHTS))
+    return needs
+
+
+def needs_of(spec: WeightSpec, folder: Path | None = None) -> list[Need]:
+    """Every required file group, including those a diffusers ``model_index.json`` implies."""
+    needs = list(spec.needs)
+    if spec.layout == "diffusers" and folder is not None:
+        needs += _diffusers_needs(folder)
+    return needs
+
+
+def check_folder(spec: WeightSpec, folder: Path) -> tuple[list[Path], list[str]]:
+    """(files satisfying the needs, descriptions of unmet needs) for a candidate folder."""
+    found, missing = [], []
+    for need in needs_of(spec, folder):
+        match = next((folder / alt for alt in need if file_complete(folder / alt)), None)
+        if match is None:
+            missing.append(" or ".join(need))
+        else:
+            found.append(match)
+    if spec.layout == "diffusers" and not (folder / "model_index.json").is_file():
+        missing.append("the components listed in model_index.json")
+    return found, missing
+
+
+# ---------------------------------------------------------------------- resolution
+
+def _hf_snapshot(repo_id: str) -> Path | None:
+    """The folder of the hub cache's snapshot that ``refs/main`` points to."""
+    from huggingface_hub import constants
+
+    repo = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    try:
+        commit = (repo / "refs" / "main").read_text().strip()
+    except OSError:  # fetched by commit id only: the newest snapshot
+        snapshots = sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime) if repo.is_dir() else []
+        return snapshots[-1] if snapshots else None
+    snapshot = repo / "snapshots" / commit
+    return snapshot if snapshot.is_dir() else None
 
 
 def _candidates(spec: WeightSpec, explicit: str | None) -> list[tuple[str, Path]]:
-    out = []
+    out: list[tuple[str, Path]] = []
     if explicit:
         out.append(("explicit path", Path(explicit).expanduser()))
     root = weights_dir()
     if root is not None:
         out.append(("$REALBENCH_WEIGHTS_DIR", root / spec.name))
-        if spec.kind == "torch_file":
-            out.append(("$REALBENCH_WEIGHTS_DIR", root / spec.files[0]))
-    if spec.kind == "torch_file":
-        import torch
+        if spec.kind == "url_file":
+            out.append(("$REALBENCH_WEIGHTS_DIR", root))
+    if spec.kind == "url_file":
+        out.append(("torch hub cache", torch_hub_dir() / "checkpoints"))
+    elif spec.kind == "hf_repo" and spec.repo_id:
+        from huggingface_hub import constants
 
-        out.append(("torch hub cache", Path(torch.hub.get_dir()) / "checkpoints" / spec.files[0]))
-    if spec.kind == "bundle":
+        snapshot = _hf_snapshot(spec.repo_id)
+        cache = Path(constants.HF_HUB_CACHE) / f"models--{spec.repo_id.replace('/', '--')}"
+        out.append(("huggingface cache", snapshot if snapshot is not None else cache))
+    elif spec.kind == "dreamsim_bundle":
         out.append(("realbench cache", default_bundle_dir(spec.name)))
     return out
-
-
-def _check(spec: WeightSpec, path: Path) -> Path | None:
-    """The usable path at ``path`` for ``spec`` (a file, or a folder holding what it needs)."""
-    if spec.kind in ("torch_file", "hf_file"):
-        if path.is_file():
-            return path
-        for name in spec.files:
-            if (path / name).is_file():
-                return path / name
-        return None
-    return path if _complete(path, spec.files) else None
-
-
-def _hf_cache(spec: WeightSpec) -> tuple[Path | None, str]:
-    from huggingface_hub import constants, try_to_load_from_cache
-
-    where = f"Hugging Face cache {constants.HF_HUB_CACHE} ({spec.repo_id})"
-    for name in spec.files:
-        found = try_to_load_from_cache(spec.repo_id, name)
-        if isinstance(found, str):
-            return (Path(found) if spec.kind == "hf_file" else Path(found).parent), where
-    return None, where
 
 
 def resolve(name: str, overrides: Mapping[str, str] | None = None) -> Resolved:
@@ -171,63 +293,145 @@ def resolve(name: str, overrides: Mapping[str, str] | None = None) -> Resolved:
     explicit = (overrides or {}).get(name)
     looked = []
     for source, path in _candidates(spec, explicit):
-        found = _check(spec, path)
-        if found is not None:
-            return Resolved(spec, found, source)
+        if spec.kind == "url_file" and path.is_file():
+            if file_complete(path):
+                return Resolved(spec, path, source, (path,))
+            found, missing = [], [f"{path.name} is incomplete"]
+        else:
+            found, missing = check_folder(spec, path)
+            if not missing:
+                target = found[0] if spec.kind == "url_file" else path
+                return Resolved(spec, target, source, tuple(found))
         looked.append(str(path))
         if source == "explicit path":  # an explicit path that is wrong is an error, not a fallback
-            raise RealBenchError(f"weights '{name}' not usable: expected {', '.join(spec.files)}", path=str(path))
-    if spec.kind in ("hf_repo", "hf_file") and spec.repo_id is not None:
-        found, where = _hf_cache(spec)
-        if found is not None and _check(spec, found) is not None:
-            return Resolved(spec, _check(spec, found), "huggingface cache")
-        looked.append(where)
+            raise RealBenchError(f"weights '{name}' not usable here: missing {'; '.join(missing)}", path=str(path))
     raise WeightsMissing(spec, looked)
 
 
-def download(name: str) -> Resolved:
-    """Fetch weights ``name`` (needs internet). A thin call of huggingface_hub / torch.hub."""
-    spec = get_spec(name)
-    root = weights_dir()
-    try:
-        if spec.kind == "torch_file":
-            import torch
-
-            target = root if root is not None else Path(torch.hub.get_dir()) / "checkpoints"
-            target.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(spec.url, str(target / spec.files[0]))
-        elif spec.kind == "hf_repo":
-            from huggingface_hub import snapshot_download
-
-            snapshot_download(spec.repo_id, local_dir=str(root / name) if root is not None else None)
-        elif spec.kind == "hf_file":
-            from huggingface_hub import hf_hub_download
-
-            hf_hub_download(spec.repo_id, spec.files[-1], local_dir=str(root / name) if root is not None else None)
-        elif spec.kind == "bundle":
-            from dreamsim import dreamsim
-
-            target = default_bundle_dir(name)
-            target.mkdir(parents=True, exist_ok=True)
-            cwd = os.getcwd()
-            os.chdir(target)  # dreamsim's OpenCLIP part caches into the working directory
+def _commit_of(path: Path) -> str | None:
+    """The hub commit of a snapshot folder, or of a ``local_dir`` download (its metadata files)."""
+    parts = path.parts
+    if "snapshots" in parts and parts.index("snapshots") + 1 < len(parts):
+        return parts[parts.index("snapshots") + 1]
+    meta = path / ".cache" / "huggingface" / "download"
+    if meta.is_dir():
+        for item in sorted(meta.rglob("*.metadata")):
             try:
-                dreamsim(pretrained=True, device="cpu", cache_dir=str(target))
-            finally:
-                os.chdir(cwd)
-    except RealBenchError:
-        raise
+                commit = item.read_text().splitlines()[0].strip()
+            except (OSError, IndexError):
+                continue
+            if len(commit) == 40:
+                return commit
+    return None
+
+
+# ---------------------------------------------------------------------- downloading
+
+def _hf_files(spec: WeightSpec, available: set[str], folder_of) -> list[str]:
+    """The files of a hub repository that loading needs: per need, its first alternative the
+    repository has (plus shards of an index), whole tokenizer folders, optional extras."""
+    chosen: list[str] = []
+    needs = list(spec.needs)
+    if spec.layout == "diffusers":
+        if "model_index.json" not in available:
+            raise RealBenchError(f"'{spec.repo_id}' has no model_index.json: not a diffusers pipeline repository")
+        needs += _diffusers_needs(folder_of("model_index.json").parent)
+    for need in needs:
+        pick = next((alt for alt in need if alt in available), None)
+        if pick is None:
+            raise RealBenchError(f"'{spec.repo_id}' has none of {', '.join(need)}")
+        chosen.append(pick)
+        if pick.endswith(".index.json"):
+            index = json.loads(folder_of(pick).read_text())
+            parent = pick.rsplit("/", 1)[0] + "/" if "/" in pick else ""
+            chosen += sorted({parent + shard for shard in index["weight_map"].values()})
+        if pick.split("/")[0].startswith(("tokenizer", "feature_extractor")) and "/" in pick:
+            top = pick.split("/")[0] + "/"
+            chosen += sorted(f for f in available if f.startswith(top))
+    chosen += [f for f in spec.optional if f in available]
+    return list(dict.fromkeys(chosen))
+
+
+def _download_hf(spec: WeightSpec, progress: bool) -> None:
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+
+    root = weights_dir()
+    local_dir = str(root / spec.name) if root is not None else None
+    available = set(HfApi().list_repo_files(spec.repo_id))
+
+    def folder_of(filename: str) -> Path:
+        return Path(hf_hub_download(spec.repo_id, filename, local_dir=local_dir))
+
+    files = _hf_files(spec, available, folder_of)
+    snapshot_download(spec.repo_id, allow_patterns=files, local_dir=local_dir)
+
+
+def download(name: str, progress: bool = True) -> Resolved:
+    """Fetch weights ``name`` (needs internet) and return where they now are. Hub files resume
+    per file (huggingface_hub restarts a file cut half-way), plain URLs resume per byte."""
+    spec = get_spec(name)
+    try:
+        return resolve(name)
+    except WeightsMissing:
+        pass
+    try:
+        if spec.kind == "url_file":
+            from .download import fetch_url
+
+            root = weights_dir()
+            folder = root if root is not None else torch_hub_dir() / "checkpoints"
+            fetch_url(spec.url, folder / spec.filename, progress=progress)
+        elif spec.kind == "hf_repo":
+            if not spec.repo_id:
+                raise RealBenchError(spec.fetch_command())
+            _download_hf(spec, progress)
+        else:
+            _download_dreamsim(spec, progress)
+    except RealBenchError as exc:
+        raise RealBenchError(f"download of weights '{name}' failed: {exc}") from None
     except Exception as exc:
         first = (str(exc).splitlines() or [""])[0][:200]
-        raise RealBenchError(f"download of weights '{name}' failed ({type(exc).__name__}: {first})") from None
+        raise RealBenchError(f"download of weights '{name}' failed ({type(exc).__name__}: {first}); "
+                             "rerun the same command to resume") from None
     return resolve(name)
 
 
-def content_hash(path: Path) -> str:
-    """sha256 (first 12 hex) of a file or of a folder's files, cached by path, size and mtime."""
+def _download_dreamsim(spec: WeightSpec, progress: bool) -> None:
+    """What ``dreamsim(pretrained=True, cache_dir=DIR)`` does, made resumable: the release zip
+    (resumable, unpacked atomically), then the package itself fetches DINO's torch-hub repository
+    and checkpoint into the same folder while it loads."""
+    from .download import extract_zip, fetch_url
+
+    folder = default_bundle_dir(spec.name)
+    archive_needs = [n for n in spec.needs if not n[0].startswith(("facebookresearch_dino_main", "checkpoints/"))]
+    if any(not any(file_complete(folder / alt) for alt in need) for need in archive_needs):
+        archive = fetch_url(spec.url, folder / "pretrained.zip", progress=progress)
+        extract_zip(archive, folder)
+    load_dreamsim_package(folder, "cpu")
+
+
+def load_dreamsim_package(folder: Path, device) -> object:
+    """``dreamsim(pretrained=True, cache_dir=folder)``, without its side effects: it points
+    torch.hub at ``folder`` for good and prints to stdout, so both are undone here."""
+    import torch
+    from dreamsim import dreamsim
+
+    old_hub = torch.hub._hub_dir
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            model, _ = dreamsim(pretrained=True, device=str(device), cache_dir=str(folder))
+    finally:
+        torch.hub._hub_dir = old_hub
+    return model
+
+
+def content_hash(paths: list[Path]) -> str:
+    """sha256 (first 12 hex) of files (a folder: all its files), cached by path, size and mtime."""
     from .sample_data import cache_dir
 
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    files: list[Path] = []
+    for path in paths:
+        files += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
     key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
     store = cache_dir() / "weight-hashes.json"

@@ -18,7 +18,116 @@ _CACHE = tempfile.mkdtemp(prefix="realbench-test-cache-")
 os.environ["REALBENCH_CACHE"] = _CACHE
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from simulated_internet import SimulatedInternet, guard_sockets  # noqa: E402
+
+_NETWORK_ATTEMPTS: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _guard_network():
+    """Every test runs with non-loopback connections refused (and recorded)."""
+    with pytest.MonkeyPatch.context() as patch:
+        guard_sockets(patch, _NETWORK_ATTEMPTS)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_network_attempt():
+    """A test fails if anything in it tried to reach the network, even if the caller swallowed it."""
+    before = len(_NETWORK_ATTEMPTS)
+    yield
+    tried = _NETWORK_ATTEMPTS[before:]
+    if tried:
+        pytest.fail(f"tests never reach the network; this test tried: {tried}")
+
+
+# ---------------------------------------------------------------------- replicas of real artifacts
+
+@pytest.fixture(scope="session")
+def replica_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("replicas")
+
+
+@pytest.fixture(scope="session")
+def hub_replicas(replica_root) -> dict[str, Path]:
+    """The Hugging Face repositories realbench uses, as folders in their hub layouts (built once)."""
+    import replicas
+
+    return {
+        replicas.SD2: replicas.sd2_inpainting_repo(replica_root / "hub" / "sd2-inpainting"),
+        replicas.PBE: replicas.paint_by_example_repo(replica_root / "hub" / "paint-by-example"),
+        replicas.DINO: replicas.dino_vits16_repo(replica_root / "hub" / "dino-vits16"),
+        replicas.DINOV2: replicas.dinov2_base_repo(replica_root / "hub" / "dinov2-base"),
+        replicas.CLIP_B32: replicas.clip_b32_repo(replica_root / "hub" / "clip-b32"),
+    }
+
+
+@pytest.fixture(scope="session")
+def file_replicas(replica_root) -> dict[str, Path]:
+    import replicas
+
+    return {"alexnet": replicas.alexnet_file(replica_root / "files"),
+            "loftr": replicas.loftr_file(replica_root / "files")}
+
+
+@pytest.fixture(scope="session")
+def dreamsim_replica(replica_root) -> dict[str, Path]:
+    """DreamSim's release zip, DINO's GitHub repository and checkpoint, and the folder the package
+    leaves behind: real-size random ViT-B/16 weights (the package hard-codes the architecture)."""
+    import replicas
+
+    return replicas.dreamsim_artifacts(replica_root / "dreamsim")
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch, hub_replicas, file_replicas) -> Path:
+    """``$REALBENCH_WEIGHTS_DIR`` holding the cheap replicas under their weights names."""
+    import replicas
+
+    root = tmp_path / "weights"
+    root.mkdir()
+    for name, repo in (("dino-vits16", replicas.DINO), ("dinov2-base", replicas.DINOV2),
+                       ("clip-vit-b-32-openai", replicas.CLIP_B32)):
+        (root / name).symlink_to(hub_replicas[repo], target_is_directory=True)
+    (root / "alexnet-owt-7be5be79.pth").symlink_to(file_replicas["alexnet"])
+    (root / "loftr_outdoor.ckpt").symlink_to(file_replicas["loftr"])
+    monkeypatch.setenv("REALBENCH_WEIGHTS_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def internet(monkeypatch, hub_replicas, file_replicas):
+    """The simulated internet serving every replica except DreamSim's (see ``internet_dreamsim``)."""
+    import replicas
+
+    net = SimulatedInternet()
+    for repo_id, folder in hub_replicas.items():
+        net.add_repo(repo_id, folder)
+    net.add_url(replicas.ALEXNET_URL, file_replicas["alexnet"])
+    net.add_url(replicas.LOFTR_URL, file_replicas["loftr"])
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)  # the (simulated) network is up
+    net.install(monkeypatch)
+    yield net
+    SimulatedInternet.uninstall()
+    assert not net.refused, f"something asked the simulated internet for what it does not serve: {net.refused}"
+
+
+@pytest.fixture
+def internet_dreamsim(internet, dreamsim_replica):
+    import json as _json
+
+    import replicas
+
+    internet.add_url(replicas.DREAMSIM_URL, dreamsim_replica["release"])
+    internet.add_url(replicas.DINO_ZIPBALL, dreamsim_replica["dino_zip"])
+    internet.add_url(replicas.DINO_VITB16_URL, dreamsim_replica["dino_checkpoint"])
+    internet.add_url(replicas.DINO_BRANCHES, _json.dumps([{"name": "main", "commit": {"sha": "7c446df5b9f45747937fb0d72314eb9f7b66930a"}}]).encode())
+    return internet
 
 
 @pytest.fixture(scope="session")

@@ -190,3 +190,54 @@ def test_half_precision_paths_run_and_leave_the_shared_vae_float32(tiny_sd, tmp_
         info = json.loads(train_json.read_text())
         assert info["compute_dtype"] == "float16" and np.isfinite(info["losses"]).all()
     assert len(list(out.glob("work/*/lora-*/train.json"))) == 2
+
+
+@pytest.fixture(scope="module")
+def odd_sizes(tmp_path_factory):
+    """A 1024x1024 scene (as in the release) and a small non-square one."""
+    from conftest import make_scene
+
+    root = tmp_path_factory.mktemp("odd")
+    make_scene(root, "big", size=(1024, 1024), hole="inpaint")
+    make_scene(root, "wide", size=(48, 80), hole="outpaint", seed=3)
+    return root
+
+
+def _expected_size(h, w, short):
+    """Shorter side to ``short``, aspect kept, each side rounded to a multiple of 8 (by hand)."""
+    scale = short / min(h, w)
+    return int(round(h * scale / 8)) * 8, int(round(w * scale / 8)) * 8
+
+
+@pytest.mark.parametrize("method", ["sd-inpaint", "paint-by-example", "realfill"])
+def test_generation_runs_at_the_working_resolution_and_comes_back_at_scene_size(
+        method, odd_sizes, tiny_sd, tiny_pbe, tmp_path, monkeypatch):
+    import methods.diffusion as diffusion
+
+    seen = []
+    real = diffusion.from_pipeline
+
+    def spy(images, size):
+        seen.append((images.shape[1:3], size))
+        return real(images, size)
+
+    for module in ("methods.sd_inpaint", "methods.paint_by_example", "methods.realfill"):
+        monkeypatch.setattr(f"{module}.from_pipeline", spy)
+    model = tiny_pbe if method == "paint-by-example" else tiny_sd
+    config = ({"model": str(model), **FAST_TRAIN} if method == "realfill"
+              else {"model": str(model), "steps": 2, "batch": 2, "resolution": 64})
+    out = tmp_path / "run"
+    evaluate(method, odd_sizes, config=config, samples=1, out=out, progress=False)
+    records = {r["scene"]: r for r in read_records(out / "records.jsonl")}
+    for scene_id, (h, w) in {"big": (1024, 1024), "wide": (48, 80)}.items():
+        eh, ew = _expected_size(h, w, 64)
+        assert records[scene_id]["info"]["resolution"] == [ew, eh]
+        assert ((eh, ew), (h, w)) in seen  # generated at the working size, resized back to the scene's
+        assert read_rgb(out / records[scene_id]["image"]).shape == (h, w, 3)
+
+
+def test_resolution_must_be_a_multiple_of_8(tiny_sd):
+    with pytest.raises(RealBenchError, match="multiple of 8"):
+        evaluate("sd-inpaint", config={"model": str(tiny_sd), "resolution": 500}, progress=False)
+    with pytest.raises(RealBenchError, match="sample.resolution"):
+        evaluate("realfill", config={"model": str(tiny_sd), "sample": {"resolution": "big"}}, progress=False)
