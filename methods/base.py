@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from realbench.config import merge_config
 from realbench.scene import Scene
+from realbench.settings import as_dict, parse_settings, setting, settings_from_defaults
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,38 @@ class MethodInfo:
 
 @dataclass
 class Output:
-    """One generated sample; ``info`` lands in the sample's record (e.g. which reference was used)."""
+    """One generated sample; ``info`` lands in the sample's record (e.g. which reference was used).
+    A method that could not do its job on a scene and fell back to something simpler says so in
+    ``info["fallback"]`` (text): tables, summaries and reports show it."""
 
     image: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class MethodSettings:
+    feather: int = setting(0, min=0, help="pixels over which the output is blended into the known region")
+
+
 class Method:
+    """Subclasses declare ``Settings`` (a dataclass, see ``realbench.settings``); a plain
+    ``default_config`` dict still works and is typed by its values."""
+
     info: ClassVar[MethodInfo]
+    Settings: ClassVar[type | None] = MethodSettings
     default_config: ClassVar[dict[str, Any]] = {"feather": 0}
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "Settings" in cls.__dict__ and cls.__dict__["Settings"] is not None:
+            cls.default_config = as_dict(cls.Settings())
+        elif "default_config" in cls.__dict__:  # a plugin written with a defaults dict
+            cls.Settings = settings_from_defaults(cls.__dict__["default_config"], f"{cls.__name__}Settings")
+
     def __init__(self, config: dict[str, Any] | None = None):
-        self.config = merge_config(self.default_config, config or {}, f"method '{self.info.name}'")
+        self.settings = parse_settings(type(self).Settings, config or {}, f"method '{self.info.name}'")
+        self.config = as_dict(self.settings)
+        self.device: str | None = None  # set by the runner from --device; not part of the config hash
 
     @property
     def feather(self) -> int:

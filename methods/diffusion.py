@@ -7,7 +7,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from realbench.errors import RealBenchError
+from realbench.settings import Number, setting
 from realbench.weights import SPECS, check_folder, content_hash, diffusers_model, is_hub_id, register_weights, resolve
 
 from .base import Method
@@ -97,13 +100,6 @@ def working_size(height: int, width: int, short_side: int, multiple: int = 8) ->
             max(multiple, int(round(width * scale / multiple)) * multiple))
 
 
-def check_resolution(value, setting: str) -> int:
-    """A working resolution setting must be a positive multiple of 8."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 8 or value % 8:
-        raise RealBenchError(f"{setting}={value!r} must be a positive multiple of 8 (pixels on the shorter side)")
-    return value
-
-
 def to_pil(array: np.ndarray, size: tuple[int, int] | None = None):
     """uint8 array -> PIL, resized to ``size`` = (h, w): bicubic for images; for masks, a box
     filter and then any coverage counts as missing, so no missing pixel is lost by downscaling."""
@@ -160,6 +156,25 @@ def load_scheduler(path: Path):
 
 
 
+def resolution_setting(default):
+    return setting(default, min=8, multiple_of=8,
+                   help="working resolution: the shorter side the model generates at (the output is resized back)")
+
+
+@dataclass
+class PipelineSettings:
+    """What every diffusion pipeline method takes."""
+
+    model: str = setting("", help="base model: a hub id or a local diffusers folder")
+    steps: int = setting(50, min=1, help="denoising steps")
+    guidance: Number = setting(7.5, min=0, help="classifier-free guidance scale")
+    batch: int = setting(4, min=1, help="samples generated per pipeline call")
+    dtype: str = setting("fp16", help="precision on GPUs (fp16, bf16, fp32); the CPU always computes in float32")
+    device: str = setting("auto", help="torch device; 'auto' picks CUDA, then MPS, then the CPU")
+    feather: int = setting(1, min=0, help="pixels over which the output is blended into the known region")
+    resolution: int = resolution_setting(512)
+
+
 class PipelineMethod(Method):
     """A diffusers pipeline used as is: the model resolved at construction (missing weights fail
     before any work), the pipeline built once on first use, samples generated in batches."""
@@ -184,7 +199,7 @@ class PipelineMethod(Method):
 
     def pipeline(self):
         if self._pipe is None:
-            device = pick_device(self.config["device"])
+            device = pick_device(self.device or self.config["device"])
             self._pipe = self.build_pipeline(str(self.model_path), pick_dtype(self.config["dtype"], device)).to(device)
             self._pipe.set_progress_bar_config(leave=False, desc=self.info.name)
         return self._pipe

@@ -14,12 +14,24 @@ import numpy as np
 from realbench.errors import RealBenchError
 from realbench.imageio import list_images, read_rgb
 
+from dataclasses import dataclass
+
+from realbench.settings import setting
+
 from .base import Method, MethodInfo, Output
+
+
+@dataclass
+class FolderSettings:
+    path: str = setting("", help="folder holding <scene_id>/*.png|jpg")
+    resize: bool = setting(False, help="resample images whose size differs from the target (recorded)")
+    composite: bool = setting(False, help="paste the target's known pixels back over each image")
+    feather: int = setting(0, min=0, help="pixels over which a composited image is blended into the known region")
 
 
 class FolderMethod(Method):
     info = MethodInfo("folder", stochastic=True, description="images made elsewhere, read from PATH/<scene_id>/")
-    default_config = {"path": "", "resize": False, "composite": False, "feather": 0}
+    Settings = FolderSettings
 
     def __init__(self, config=None):
         super().__init__(config)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realbench.settings import Number, setting
+
 from .base import Method, MethodInfo, Output
 
 
@@ -33,11 +35,25 @@ def _telea(target: np.ndarray, mask: np.ndarray, radius: float) -> np.ndarray:
     return np.ascontiguousarray(filled[..., ::-1])
 
 
+@dataclass
+class HomographySettings:
+    ratio: float = setting(0.75, above=0, max=1, help="Lowe's ratio test threshold for SIFT matches")
+    ransac_px: float = setting(4.0, above=0, help="RANSAC reprojection threshold (pixels)")
+    min_inliers: int = setting(12, min=4, help="homography inliers needed to use a reference")
+    max_features: int = setting(8000, min=1, help="SIFT features per image")
+    ring: int = setting(16, min=0, help="width of the known ring around the hole used to judge a warp (pixels)")
+    ring_sigma: float = setting(12.0, above=0, help="how fast a warp's weight falls with its ring error")
+    max_ring_error: float = setting(30.0, above=0, help="a warp whose mean ring error exceeds this is skipped")
+    border_px: int = setting(16, min=1, help="taper of a warp's weight towards its border (pixels)")
+    max_side: int = setting(1024, min=32, help="references are matched at most this large")
+    telea_radius: Number = setting(5, above=0, help="Telea radius for pixels no reference covers")
+    feather: int = setting(2, min=0, help="pixels over which the output is blended into the known region")
+
+
 class HomographyWarp(Method):
     info = MethodInfo("homography-warp", stochastic=False,
                       description="SIFT + RANSAC homography warp of each reference, colour-fitted and fused")
-    default_config = {"ratio": 0.75, "ransac_px": 4.0, "min_inliers": 12, "max_features": 8000, "ring": 16,
-                      "ring_sigma": 12.0, "max_ring_error": 30.0, "border_px": 16, "max_side": 1024, "telea_radius": 5, "feather": 2}
+    Settings = HomographySettings
 
     def _features(self, sift, image: np.ndarray, mask: np.ndarray | None):
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

@@ -14,8 +14,12 @@ from typing import Sequence
 
 import numpy as np
 
+from dataclasses import dataclass
+
+from realbench.settings import Number, setting
+
 from .base import MethodInfo, Output
-from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, check_resolution, dtype_of, from_pipeline, generators,
+from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, PipelineSettings, dtype_of, from_pipeline, generators,
                         load_scheduler, pipeline_inputs, to_pil)
 
 
@@ -28,6 +32,12 @@ def _import(*candidates: str, attr: str):
         except (ImportError, AttributeError):
             continue
     raise ImportError(f"{attr} not found in diffusers ({', '.join(candidates)})")
+
+
+@dataclass
+class PaintByExampleSettings(PipelineSettings):
+    model: str = setting(PAINT_BY_EXAMPLE, help="base model: a hub id or a local diffusers folder")
+    guidance: Number = setting(5.0, min=0, help="classifier-free guidance scale")
 
 
 def pipeline_class():
@@ -43,12 +53,7 @@ def image_encoder_class():
 class PaintByExample(PipelineMethod):
     info = MethodInfo("paint-by-example", stochastic=True, needs_weights=True,
                       description="Paint-by-Example with one reference per sample (drawn by the seed)")
-    default_config = {"model": PAINT_BY_EXAMPLE, "steps": 50, "guidance": 5.0, "batch": 4, "dtype": "fp16",
-                      "device": "auto", "feather": 1, "resolution": 512}
-
-    def __init__(self, config=None):
-        super().__init__(config)
-        check_resolution(self.config["resolution"], "resolution")
+    Settings = PaintByExampleSettings
 
     def build_pipeline(self, path: str, dtype):
         from diffusers import AutoencoderKL, UNet2DConditionModel

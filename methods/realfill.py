@@ -16,52 +16,82 @@ import copy
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from realbench.errors import RealBenchError
 from realbench.provenance import config_hash
+from realbench.settings import Number, nested, setting
 
 from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, check_dtype, check_resolution, dtype_of, from_pipeline,
-                        generators, pick_device, pick_dtype, pipeline_inputs)
+from .diffusion import (SD2_INPAINTING, PipelineMethod, check_dtype, dtype_of, from_pipeline, generators,
+                        pick_device, pick_dtype, pipeline_inputs)
 from .realfill_data import RealFillBatches, step_loss
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
 
 
+@dataclass
+class TrainSettings:
+    steps: int = setting(2000, min=1, help="fine-tuning steps")
+    batch_size: int = setting(16, min=1, help="examples per step (the scene's images cycled)")
+    resolution: int = setting(512, min=8, multiple_of=8, help="training crop size (pixels)")
+    unet_lr: float = setting(2e-4, above=0, help="learning rate of the UNet's LoRA")
+    text_encoder_lr: float = setting(4e-5, min=0, help="learning rate of the text encoder's LoRA")
+    warmup_steps: int = setting(100, min=0, help="linear warm-up steps")
+    lora_rank: int = setting(8, min=1, help="LoRA rank")
+    lora_alpha: Number = setting(16, above=0, help="LoRA alpha")
+    lora_dropout: float = setting(0.1, min=0, below=1, help="LoRA dropout")
+    unet_targets: list[str] = setting(["to_q", "to_k", "to_v"], help="UNet modules given LoRA adapters")
+    text_targets: list[str] = setting(["q_proj", "k_proj", "v_proj"], help="text encoder modules given LoRA adapters")
+    adam_betas: list[float] = setting([0.9, 0.999], help="AdamW betas")
+    weight_decay: float = setting(1e-2, min=0, help="AdamW weight decay")
+    adam_eps: float = setting(1e-8, above=0, help="AdamW epsilon")
+    max_grad_norm: float = setting(1.0, above=0, help="gradient clipping norm")
+    prompt_dropout: float = setting(0.1, min=0, max=1, help="probability of training on the empty prompt")
+    full_mask_prob: float = setting(0.1, min=0, max=1, help="probability of masking the whole image")
+    complement_prob: float = setting(0.5, min=0, max=1, help="probability of flipping a random mask")
+    max_rectangles: int = setting(30, min=2, help="rectangles per random mask (1 to this minus one)")
+    checkpoint_every: int = setting(250, min=1, help="steps between resumable checkpoints")
+    seed: int = setting(0, help="seed of the training draws and the LoRA initialisation")
+    mixed_precision: str = setting("no", help="no, fp16 or bf16 (GPUs only)")
+    gradient_checkpointing: bool = setting(False, help="trade compute for GPU memory")
+
+
+@dataclass
+class SampleSettings:
+    steps: int = setting(200, min=1, help="denoising steps")
+    guidance: float = setting(1.0, min=0, help="classifier-free guidance scale")
+    batch: int = setting(4, min=1, help="samples per pipeline call")
+    scheduler: str = setting("ddpm", choices=tuple(SCHEDULERS), help="sampler")
+    dtype: str = setting("fp16", help="precision on GPUs (fp16, bf16, fp32); the CPU computes in float32")
+    # None: the training resolution (the LoRA learned 512 px crops), on the shorter side
+    resolution: Optional[int] = setting(None, min=8, multiple_of=8,
+                                        help="working resolution (shorter side); default: train.resolution")
+
+
+@dataclass
+class RealFillSettings:
+    model: str = setting(SD2_INPAINTING, help="base model: a hub id or a local diffusers folder")
+    prompt: str = setting("a photo of sks", help="the scene's prompt")
+    feather: int = setting(1, min=0, help="pixels over which the output is blended into the known region")
+    device: str = setting("auto", help="torch device; 'auto' picks CUDA, then MPS, then the CPU")
+    train: TrainSettings = nested(TrainSettings)
+    sample: SampleSettings = nested(SampleSettings)
+
+
 class RealFill(PipelineMethod):
     info = MethodInfo("realfill", stochastic=True, needs_weights=True,
                       description="RealFill: LoRA fine-tune of SD2 inpainting per scene, then DDPM sampling")
-    default_config = {
-        "model": SD2_INPAINTING,
-        "prompt": "a photo of sks",
-        "feather": 1,
-        "device": "auto",
-        "train": {
-            "steps": 2000, "batch_size": 16, "resolution": 512, "unet_lr": 2e-4, "text_encoder_lr": 4e-5,
-            "warmup_steps": 100, "lora_rank": 8, "lora_alpha": 16, "lora_dropout": 0.1,
-            "unet_targets": ["to_q", "to_k", "to_v"], "text_targets": ["q_proj", "k_proj", "v_proj"],
-            "adam_betas": [0.9, 0.999], "weight_decay": 1e-2, "adam_eps": 1e-8, "max_grad_norm": 1.0,
-            "prompt_dropout": 0.1, "full_mask_prob": 0.1, "complement_prob": 0.5, "max_rectangles": 30,
-            "checkpoint_every": 250, "seed": 0, "mixed_precision": "no", "gradient_checkpointing": False,
-        },
-        # resolution None: the training resolution (the LoRA learned 512 px crops), on the shorter side
-        "sample": {"steps": 200, "guidance": 1.0, "batch": 4, "scheduler": "ddpm", "dtype": "fp16",
-                   "resolution": None},
-    }
+    Settings = RealFillSettings
 
     def __init__(self, config=None):
         super().__init__(config)  # merges settings and resolves the base model: missing weights fail here
-        if self.config["sample"]["scheduler"] not in SCHEDULERS:
-            raise RealBenchError(f"sample.scheduler must be one of {', '.join(SCHEDULERS)}")
         check_dtype(self.config["train"]["mixed_precision"], "train.mixed_precision")
         check_dtype(self.config["sample"]["dtype"], "sample.dtype")
-        check_resolution(self.config["train"]["resolution"], "train.resolution")
-        if self.config["sample"]["resolution"] is not None:
-            check_resolution(self.config["sample"]["resolution"], "sample.resolution")
         self._base: dict[str, Any] | None = None
 
     @property
@@ -76,7 +106,7 @@ class RealFill(PipelineMethod):
             from diffusers import AutoencoderKL, DDPMScheduler
             from transformers import CLIPTokenizer
 
-            device = pick_device(self.config["device"])
+            device = pick_device(self.device or self.config["device"])
             path = str(self.model_path)
             vae = AutoencoderKL.from_pretrained(path, subfolder="vae").to(device).eval().requires_grad_(False)
             self._base = {

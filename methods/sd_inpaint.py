@@ -12,8 +12,13 @@ from typing import Sequence
 
 from realbench.errors import RealBenchError
 
+from dataclasses import dataclass
+from typing import Optional
+
+from realbench.settings import setting
+
 from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, check_resolution, dtype_of, from_pipeline, generators,
+from .diffusion import (SD2_INPAINTING, PipelineMethod, PipelineSettings, dtype_of, from_pipeline, generators,
                         load_scheduler, pipeline_inputs)
 
 DEFAULT_PROMPT = "a high quality photo"
@@ -33,16 +38,21 @@ def load_prompts(path: str | None) -> dict[str, str]:
     return prompts
 
 
+@dataclass
+class SDInpaintSettings(PipelineSettings):
+    model: str = setting(SD2_INPAINTING, help="base model: a hub id or a local diffusers folder")
+    prompts: Optional[str] = setting(None, help='JSON file {"scene_id": "prompt"}')
+    default_prompt: str = setting(DEFAULT_PROMPT, help="prompt for scenes the prompts file does not name")
+    negative_prompt: str = setting("", help="negative prompt")
+
+
 class SDInpaint(PipelineMethod):
     info = MethodInfo("sd-inpaint", stochastic=True, needs_weights=True,
                       description="Stable Diffusion 2 inpainting with a text prompt (no references)")
-    default_config = {"model": SD2_INPAINTING, "prompts": None, "default_prompt": DEFAULT_PROMPT,
-                      "negative_prompt": "", "steps": 50, "guidance": 7.5, "batch": 4, "dtype": "fp16",
-                      "device": "auto", "feather": 1, "resolution": 512}
+    Settings = SDInpaintSettings
 
     def __init__(self, config=None):
         super().__init__(config)
-        check_resolution(self.config["resolution"], "resolution")
         self.prompts = load_prompts(self.config["prompts"])
 
     def build_pipeline(self, path: str, dtype):

@@ -8,12 +8,22 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dataclasses import dataclass
+
+from realbench.settings import Number, setting
+
 from .base import Method, MethodInfo, Output
+
+
+@dataclass
+class TeleaSettings:
+    radius: Number = setting(5, above=0, help="neighbourhood radius of the fast-marching inpainting (pixels)")
+    feather: int = setting(0, min=0, help="pixels over which the output is blended into the known region")
 
 
 class Telea(Method):
     info = MethodInfo("telea", stochastic=False, description="OpenCV Telea inpainting, reference-free lower bound")
-    default_config = {"radius": 5, "feather": 0}
+    Settings = TeleaSettings
 
     def generate(self, scene, seeds):
         bgr = np.ascontiguousarray(scene.target[..., ::-1])

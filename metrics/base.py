@@ -12,8 +12,8 @@ from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 
-from realbench.config import merge_config
 from realbench.scene import Scene
+from realbench.settings import as_dict, parse_settings, setting, settings_from_defaults
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,21 @@ class Metric:
     """
 
     info: ClassVar[MetricInfo]
+    Options: ClassVar[type | None] = None  # a settings dataclass; else inferred from default_options
     default_options: ClassVar[dict[str, Any]] = {}
     cache_size: ClassVar[int] = 64
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("Options") is not None:
+            cls.default_options = as_dict(cls.Options())
+        elif "default_options" in cls.__dict__ or cls.Options is None:
+            cls.Options = settings_from_defaults(cls.default_options, f"{cls.__name__}Options")
 
     def __init__(self, weights: Mapping[str, str] | None = None, device: str | None = None, **options: Any):
         self.weights = dict(weights or {})
         self.device = device
-        self.options = merge_config(self.default_options, options, f"metric '{self.info.name}'")
+        self.options = as_dict(parse_settings(type(self).Options, options, f"metric '{self.info.name}'"))
         self._references: OrderedDict[str, Any] = OrderedDict()
 
     def required_weights(self) -> list[str]:
@@ -88,6 +96,11 @@ class Metric:
         """Score ``images`` of ``scene`` (notebook convenience)."""
         self.load()
         return self.score(self.reference(scene), scene, images)
+
+
+@dataclass
+class BatchOptions:
+    batch_size: int = setting(16, min=1, help="samples per forward pass")
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> None:

@@ -11,13 +11,15 @@ shorter side to 224, bicubic, centre crop, CLIP mean/std), the same as OpenAI's 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from realbench.settings import setting
 from realbench.weights import SPECS, WeightSpec, register_weights, resolve
 
 from ._torch import cached_model, pick_device
-from .base import MetricInfo
+from .base import BatchOptions, MetricInfo
 from .embedding import EmbeddingMetric
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -55,12 +57,18 @@ def load_open_clip(model: str, folder: str, weights_file: str, quick_gelu: bool,
     return net.eval().requires_grad_(False), preprocess
 
 
+@dataclass
+class CLIPOptions(BatchOptions):
+    model: str = setting("ViT-B-32", help="OpenCLIP model name")
+    pretrained: str = setting("openai", help="OpenCLIP pretrained tag")
+
+
 class CLIP(EmbeddingMetric):
     info = MetricInfo(
         name="clip", higher_is_better=True, range=(-1.0, 1.0), level="high", region="full", needs_weights=True,
         description="cosine similarity of OpenCLIP ViT-B-32 (OpenAI) image embeddings, full image",
     )
-    default_options = {"batch_size": 16, "model": "ViT-B-32", "pretrained": "openai"}
+    Options = CLIPOptions
 
     def required_weights(self) -> list[str]:
         return [clip_weights(self.options["model"], self.options["pretrained"])[0]]

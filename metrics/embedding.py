@@ -11,12 +11,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._torch import batches, cosine
-from .base import Metric
+from .base import BatchOptions, Metric
 
 
 class EmbeddingMetric(Metric):
     distance = False
-    default_options = {"batch_size": 16}
+    Options = BatchOptions
 
     def embed(self, images: Sequence[np.ndarray]):
         """N uint8 images -> N x D embeddings (subclasses)."""

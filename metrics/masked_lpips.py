@@ -23,7 +23,7 @@ import numpy as np
 from realbench.weights import resolve
 
 from ._torch import batches, cached_model, pick_device, to_tensor
-from .base import Metric, MetricInfo
+from .base import BatchOptions, Metric, MetricInfo
 
 MIN_CROP = 64  # AlexNet's five stages need at least this many pixels per side
 
@@ -67,7 +67,7 @@ class MaskedLPIPS(Metric):
         description="LPIPS v0.1 AlexNet, spatial map averaged over the masked pixels",
     )
     variant = "mask"
-    default_options = {"batch_size": 16}
+    Options = BatchOptions
 
     def required_weights(self) -> list[str]:
         return ["alexnet"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .download import extract_zip, is_mac_junk
 from .errors import RealBenchError
+from .imageio import FOLDER_MODE
 
 
 def archive_key(path: Path) -> str:
@@ -41,6 +42,7 @@ def unpack_archive(path: Path) -> tuple[Path, str]:
     try:
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+        os.chmod(tmp, FOLDER_MODE)  # mkdtemp makes 0700; results are for sharing
     except OSError as exc:
         raise RealBenchError(f"cannot unpack the archive into the cache ({exc.strerror or exc}); set "
                              "REALBENCH_CACHE to a writable folder or unzip it yourself", path=str(root.parent)) from None

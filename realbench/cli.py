@@ -1,10 +1,13 @@
 """``realbench`` command line: a thin layer over the Python API (``realbench.evaluate`` etc.).
 
 Every user error ends as one ``error: ...`` line on stderr and exit code 2, never a traceback.
+Exit codes: 0 done, 1 ``check`` found a regression, 2 bad input, 3 ``check`` against a baseline
+of another metric protocol version, 130 interrupted (Ctrl-C or SIGTERM).
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -48,11 +51,15 @@ def _load_config(path: str | None) -> dict[str, Any]:
     import yaml
 
     try:
-        loaded = yaml.safe_load(Path(path).read_text())
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise RealBenchError(f"cannot read config ({exc.strerror})", path=path) from None
+    except UnicodeDecodeError:
+        raise RealBenchError("config is not UTF-8 text (expected a YAML mapping of settings)", path=path) from None
+    try:
+        loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RealBenchError(f"cannot parse YAML ({exc})", path=path) from None
+        raise RealBenchError(f"cannot parse YAML ({str(exc).splitlines()[0]})", path=path) from None
     if not isinstance(loaded, dict):
         raise RealBenchError("config must be a YAML mapping", path=path)
     return loaded
@@ -66,6 +73,14 @@ def _metric_options(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
         metric, option = key.split(".", 1)
         out.setdefault(metric, {})[option] = value
     return out
+
+
+def _identity(meta: dict) -> str:
+    data = meta.get("data") or {}
+    checksum = str(data.get("checksum", ""))[:8]
+    return (f"run {meta.get('label') or meta['method']}: method {meta['method']}, config {meta['config_hash']}, "
+            f"data {data.get('name')}" + (f"@{checksum}" if checksum else "")
+            + (f", shard {meta['shard']}" if meta.get("shard") else ""))
 
 
 def cmd_evaluate(args) -> int:
@@ -89,8 +104,9 @@ def cmd_evaluate(args) -> int:
         samples=args.samples, seed=args.seed, metrics=_csv_list(args.metrics) if args.metrics else None,
         out=args.out, config=config, progress=not args.no_progress, weights=weights,
         metric_options=_metric_options(args.metric_set), skip_unavailable=args.skip_unavailable, device=args.device,
-        select=not args.no_select, selection_options={"matcher": args.select_matcher}, keep=args.keep, max_refs=args.max_refs, shard=args.shard, executor=args.executor,
-        ray_address=args.ray_address, ray_gpus_per_task=args.ray_gpus_per_task,
+        select=not args.no_select, selection_options={"matcher": args.select_matcher}, keep=args.keep,
+        max_refs=args.max_refs, shard=args.shard, shard_base=args.shard_base, executor=args.executor,
+        ray_address=args.ray_address, ray_gpus_per_task=args.ray_gpus_per_task, label=args.label,
     )
     for name, reason in result.meta.get("unavailable", {}).items():
         print(f"warning: metric '{name}' recorded as unavailable: {reason}", file=sys.stderr)
@@ -99,17 +115,17 @@ def cmd_evaluate(args) -> int:
         print(f"note: {data['note']}", file=sys.stderr)
     if not data.get("ground_truth", True) and not result.meta["metrics"]:
         print(f"note: data '{data['name']}' has no ground truth: samples generated, nothing scored", file=sys.stderr)
-    print(f"method {args.method}, config {result.meta['config_hash']}, data {result.meta['data']['name']}"
-          + (f", shard {result.meta['shard']}" if result.meta.get("shard") else ""))
+    print(_identity(result.meta))
     print(to_text(result.summary()))
     if args.keep:
         print(f"top {args.keep} samples per scene by reference correspondences:")
         print(to_text(result.summary(keep=args.keep)))
-    print(f"records, images and summary.csv in {result.run_dir}")
+    print(f"records, images, summary.csv and results.json in {result.run_dir}")
     return 0
 
 
 def cmd_leaderboard(args) -> int:
+    from .formatting import RENDERERS, table_format
     from .tables import leaderboard, to_text, write_table
 
     rates = None
@@ -119,11 +135,15 @@ def cmd_leaderboard(args) -> int:
         except ValueError:
             raise RealBenchError(f"--filter-rates expects numbers like 0,25,50,75, got '{args.filter_rates}'") from None
     table = leaderboard(args.runs, _csv_list(args.metrics) if args.metrics else None, filter_rates=rates, ci=args.ci,
-                        with_paper=args.with_paper)
-    print(to_text(table))
+                        with_paper=args.with_paper, allow_mixed_data=args.allow_mixed_data)
     if args.out:
-        csv_path, md_path = write_table(table, args.out)
-        print(f"wrote {csv_path} and {md_path}")
+        print(to_text(table))
+        written = write_table(table, args.out, args.format)
+        print(f"wrote {' and '.join(map(str, written))}")
+    elif args.format:
+        print(RENDERERS[table_format(None, args.format)](table), end="")
+    else:
+        print(to_text(table))
     return 0
 
 
@@ -138,20 +158,26 @@ def cmd_check(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    from .runview import read_runs
     from .tables import compare, to_text
 
-    table = compare(args.run_a, args.run_b, _csv_list(args.metrics) if args.metrics else None)
-    print(f"A = {args.run_a}\nB = {args.run_b}\npaired over scenes (B - A); 95% bootstrap interval")
+    a, b = read_runs([args.run_a, args.run_b], args.allow_mixed_data)
+    table = compare(a, b, _csv_list(args.metrics) if args.metrics else None, allow_mixed_data=args.allow_mixed_data)
+    print(f"A = {a.label} ({a.path}, data {a.data})\nB = {b.label} ({b.path}, data {b.data})")
+    print(f"paired over {int(table['scenes'].iloc[0]) if len(table) else 0} common scenes: B - A with its 95% t "
+          "interval; a verdict says better only when that interval excludes 0 (else: no significant difference)")
     print(to_text(table))
     return 0
 
 
 def cmd_merge(args) -> int:
     from .merge import merge_runs
-    from .tables import leaderboard, to_text
+    from .tables import leaderboard, load_meta, to_text
 
-    out = merge_runs(args.shards, args.out)
-    print(f"merged {len(args.shards)} shards into {out}")
+    out = merge_runs(args.shards, args.out, partial=args.partial)
+    meta = load_meta(out)
+    print(f"merged {len(args.shards)} shards into {out}" + (f" (PARTIAL: {'; '.join(meta['partial'])})"
+                                                           if meta.get("partial") else ""))
     print(to_text(leaderboard([out])))
     return 0
 
@@ -159,14 +185,24 @@ def cmd_merge(args) -> int:
 def cmd_report(args) -> int:
     from .report import build_report
 
-    path = build_report(args.runs, args.out, by=args.by, data=args.data)
-    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    report = build_report(args.runs, args.out, by=args.by, data=args.data, self_contained=args.self_contained,
+                          allow_mixed_data=args.allow_mixed_data)
+    where = "self-contained" if report.self_contained else f"with its images in {report.files}/"
+    print(f"wrote {report.path}, {where} ({report.total_bytes / 2**20:.1f} MiB in all)")
     return 0
 
 
 def cmd_methods(args) -> int:
     from methods import METHODS
 
+    if args.name:
+        from .settings import describe
+
+        cls = METHODS.get(args.name)
+        print(f"{args.name}: {cls.info.description}\nsettings (--set KEY=VALUE):")
+        for key, kind, default, text in describe(cls.Settings):
+            print(f"  {key:28s} {kind:22s} default {default!r:24s} {text}")
+        return 0
     for name in METHODS.names():
         info = METHODS.get(name).info
         flags = ["stochastic" if info.stochastic else "deterministic"]
@@ -181,8 +217,9 @@ def cmd_metrics(args) -> int:
     for name in METRICS.names():
         info = METRICS.get(name).info
         lo, hi = info.range
-        print(f"{name:12s} {info.arrow} region={info.region:4s} level={info.level:4s} range=[{lo:g}, {hi:g}] "
-              f"{'needs weights' if info.needs_weights else 'weight-free':13s} {info.description}")
+        print(f"{name:12s} {info.arrow} v{info.version} region={info.region:4s} level={info.level:4s} "
+              f"range=[{lo:g}, {hi:g}] {'needs weights' if info.needs_weights else 'weight-free':13s} "
+              f"{info.description}")
     return 0
 
 
@@ -237,7 +274,8 @@ def cmd_weights_download(args) -> int:
 def cmd_data_info(args) -> int:
     from .loading import load_benchmark
 
-    bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False)
+    bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False,
+                           split=args.split)
     if bench.note:
         print(f"note: {bench.note}", file=sys.stderr)
     print(f"{bench.name} ({bench.kind}): {len(bench)} scenes, "
@@ -254,27 +292,46 @@ def cmd_data_export(args) -> int:
     from .hfdata import export_benchmark
     from .loading import load_benchmark
 
-    bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False)
-    path = export_benchmark(bench.scenes, args.to)
-    print(f"wrote {len(bench)} scenes to {path} (load it with --data {path})")
+    bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False,
+                           split=args.split)
+    path = export_benchmark(bench, args.to, fmt=args.format)
+    print(f"wrote {len(bench)} scenes to {path} as {args.format} (load it with --data {path})")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="realbench", description="Benchmark harness for reference-driven image completion.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    from . import __version__
+    from .provenance import git_hash
 
-    p = sub.add_parser("evaluate", help="generate samples with a method and score them")
+    commit = git_hash()
+    return f"realbench {__version__}" + (f" (git {commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})"
+                                         if commit else "")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="realbench", description="Benchmark harness for reference-driven image completion (RealFill / RealBench).",
+        epilog="Exit codes: 0 done, 1 check found a regression, 2 bad input, 3 check against a baseline of another "
+               "metric protocol version, 130 interrupted.")
+    parser.add_argument("--version", action="version", version=_version(), help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("evaluate", help="generate samples with a method and score them (rerun to resume)")
     p.add_argument("--method", required=True,
                    help="registered name (see `realbench methods`), folder:PATH (images made elsewhere) or module:Class")
-    p.add_argument("--data", default="sample", help="'sample' (default), a RealBench folder, a saved dataset or a hub id")
+    p.add_argument("--data", default="sample",
+                   help="'sample' (default), a RealBench folder or the release .zip, a saved or parquet dataset, "
+                        "or a hub id")
+    p.add_argument("--split", help="dataset split for Hugging Face data (default: test if present)")
     p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
     p.add_argument("--samples", type=int, help="samples per scene (default: 64 for stochastic methods, else 1)")
     p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i (default 0)")
     p.add_argument("--metrics", help="comma-separated metric names, 'table1' for the paper's six, 'none' to generate "
                                      "only (default: psnr,ssim; none for data without ground truth)")
     p.add_argument("--out", help="run folder (default: runs/<method>-<data>)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="method setting, e.g. radius=3 (repeatable)")
+    p.add_argument("--label", help="the run's name in every table (default: the method and its non-default settings)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="method setting, e.g. radius=3 (repeatable; `realbench methods NAME` lists them)")
     p.add_argument("--config", help="YAML file of method settings (--set wins)")
     p.add_argument("--model", help="diffusion methods: base model, a hub id or a local diffusers folder")
     p.add_argument("--prompts", help="sd-inpaint: JSON file {scene_id: prompt}")
@@ -286,37 +343,47 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metric option, e.g. clip.model=ViT-B-16 (repeatable)")
     p.add_argument("--skip-unavailable", action="store_true",
                    help="record metrics whose weights are missing as unavailable instead of stopping")
-    p.add_argument("--device", help="torch device for learned metrics and methods (default: cuda if available)")
+    p.add_argument("--device", help="torch device for methods, metrics and the matcher (cpu, cuda, cuda:1, mps; "
+                                    "default: cuda if available)")
     p.add_argument("--no-select", action="store_true", help="skip correspondence scoring (seed selection)")
     p.add_argument("--select-matcher", default="sift", choices=["sift", "loftr"],
                    help="correspondences for seed selection: sift (weight-free, default) or loftr (kornia, needs weights)")
     p.add_argument("--keep", type=int, help="also report the top K samples per scene by reference correspondences")
     p.add_argument("--max-refs", type=int, help="use only each scene's first K references (recorded)")
-    p.add_argument("--shard", help="run the I-th of N deterministic parts of the scenes (e.g. $SLURM_ARRAY_TASK_ID/8)")
+    p.add_argument("--shard", help="run the I-th of N deterministic parts of the scenes: I/N (e.g. "
+                                   "$SLURM_ARRAY_TASK_ID/8), or 'slurm' to read the Slurm array variables")
+    p.add_argument("--shard-base", type=int, default=1, choices=[0, 1],
+                   help="whether --shard I/N counts I from 1 (default) or 0 (0-based array indices)")
     p.add_argument("--executor", default="local", choices=["local", "ray"], help="where scenes run (default local)")
-    p.add_argument("--ray-address", help="existing Ray cluster (default: start a local one)")
+    p.add_argument("--ray-address", help="existing Ray cluster, host:port (default: start a local one)")
     p.add_argument("--ray-gpus-per-task", type=float, help="GPUs per scene task (default 1 if CUDA is present, else 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("leaderboard", help="mean over samples, then over scenes, per method and task")
+    p = sub.add_parser("leaderboard", help="mean over samples, then over scenes, per run and task")
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--metrics", help="comma-separated metrics (default: all recorded)")
-    p.add_argument("--out", help="CSV path; a Markdown twin .md is written beside it")
+    p.add_argument("--out", help="file to write (.csv gets a Markdown twin .md; .md, .tex, .json by suffix)")
+    p.add_argument("--format", choices=["csv", "md", "latex", "json"],
+                   help="format of --out, or printed instead of the aligned table")
     p.add_argument("--filter-rates", help="Table 2 layout: drop the lowest-ranked %% of samples, e.g. 0,25,50,75")
     p.add_argument("--ci", action="store_true", help="95%% bootstrap confidence intervals over scenes")
     p.add_argument("--with-paper", action="store_true", help="add the paper's reported rows (marked as reported)")
+    p.add_argument("--allow-mixed-data", action="store_true",
+                   help="tabulate runs made on different data or scene sets (otherwise refused)")
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("compare", help="paired comparison of two runs over their common scenes")
-    p.add_argument("run_a")
-    p.add_argument("run_b")
+    p.add_argument("run_a", help="run folder A")
+    p.add_argument("run_b", help="run folder B (differences are B - A)")
     p.add_argument("--metrics", help="comma-separated metrics (default: those both runs have)")
+    p.add_argument("--allow-mixed-data", action="store_true", help="compare runs made on different data (refused otherwise)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("merge", help="combine the shard folders of one run into one run folder")
     p.add_argument("shards", nargs="+", help="shard run folders")
     p.add_argument("--out", required=True, help="merged run folder (must not exist or be empty)")
+    p.add_argument("--partial", action="store_true", help="merge even if the shards do not cover every scene (recorded)")
     p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("check", help="exit 1 if a run's values moved past tolerance from a baseline CSV, "
@@ -329,33 +396,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="one HTML page: leaderboard, plots, per-scene images and best/worst samples")
     p.add_argument("runs", nargs="+", help="run folders")
-    p.add_argument("--out", default="report.html", help="HTML path (scene images go to <name>_files/ beside it)")
-    p.add_argument("--by", help="metric that picks each method's best and worst sample (default: the first)")
+    p.add_argument("--out", default="report.html",
+                   help="HTML path (when not self-contained, full-size images go to <name>_files/ beside it)")
+    p.add_argument("--by", help="metric that picks each run's best and worst sample (default: the first)")
     p.add_argument("--data", help="where the scenes are, if not where the runs recorded")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--self-contained", dest="self_contained", action="store_true", default=None,
+                       help="embed every image in the page (default when it stays under 32 MiB)")
+    group.add_argument("--no-self-contained", dest="self_contained", action="store_false",
+                       help="write full-size images to <name>_files/ instead")
+    p.add_argument("--allow-mixed-data", action="store_true", help="report runs made on different data (refused otherwise)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("doctor", help="which pretrained weights each metric and method finds, and how to fetch the rest")
-    p.add_argument("--weights", action="append", metavar="NAME=PATH")
+    p.add_argument("--weights", action="append", metavar="NAME=PATH", help="explicit weights location, repeatable")
     p.set_defaults(func=cmd_doctor)
     weights = sub.add_parser("weights", help="list or fetch pretrained weights").add_subparsers(
-        dest="weights_command", required=True)
+        dest="weights_command", required=True, metavar="COMMAND")
     weights.add_parser("list", help="every weight file the project knows").set_defaults(func=cmd_weights_list)
     p = weights.add_parser("download", help="fetch weights (needs internet; honours REALBENCH_WEIGHTS_DIR)")
     p.add_argument("names", nargs="*", help="weights names (default: all)")
     p.set_defaults(func=cmd_weights_download)
 
-    sub.add_parser("methods", help="list methods").set_defaults(func=cmd_methods)
-    sub.add_parser("metrics", help="list metrics").set_defaults(func=cmd_metrics)
+    p = sub.add_parser("methods", help="list methods, or one method's settings")
+    p.add_argument("name", nargs="?", help="a method name: list its typed settings")
+    p.set_defaults(func=cmd_methods)
+    sub.add_parser("metrics", help="list metrics with their protocol versions").set_defaults(func=cmd_metrics)
 
-    data = sub.add_parser("data", help="inspect or convert benchmark data").add_subparsers(dest="data_command", required=True)
+    data = sub.add_parser("data", help="inspect or convert benchmark data").add_subparsers(
+        dest="data_command", required=True, metavar="COMMAND")
     p = data.add_parser("info", help="list the scenes of a benchmark")
-    p.add_argument("--data", default="sample")
-    p.add_argument("--scenes")
+    p.add_argument("--data", default="sample", help="'sample', a RealBench folder or zip, a dataset or a hub id")
+    p.add_argument("--split", help="dataset split for Hugging Face data (default: test if present)")
+    p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
     p.set_defaults(func=cmd_data_info)
-    p = data.add_parser("export", help="write a benchmark as a Hugging Face dataset folder (save_to_disk)")
-    p.add_argument("--data", default="sample")
-    p.add_argument("--scenes")
-    p.add_argument("--to", required=True)
+    p = data.add_parser("export", help="write a benchmark as a Hugging Face dataset (parquet with a card, or arrow)")
+    p.add_argument("--data", default="sample", help="'sample', a RealBench folder or zip, a dataset or a hub id")
+    p.add_argument("--split", help="dataset split to read, for Hugging Face data")
+    p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
+    p.add_argument("--to", required=True, help="folder to create")
+    p.add_argument("--format", default="parquet", choices=["parquet", "arrow"],
+                   help="parquet as the Hub stores datasets, with a dataset card (default), or save_to_disk arrow")
     p.set_defaults(func=cmd_data_export)
     return parser
 
@@ -364,9 +445,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _terminate(signum, frame):  # SIGTERM (scheduler pre-emption, `kill`): stop like Ctrl-C
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         return args.func(args)
     except RealBenchError as exc:
@@ -378,6 +464,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `realbench leaderboard ... | head`
         sys.stderr.close()
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

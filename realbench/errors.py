@@ -19,3 +19,8 @@ class RealBenchError(Exception):
         super().__init__(f"{prefix}: {message}" if prefix else message)
         self.scene = scene
         self.path = path
+
+
+class RealBenchWarning(UserWarning):
+    """Something unusual but usable (more than five references, recorded values being rescored);
+    the CLI prints it as one ``warning:`` line."""

@@ -123,11 +123,25 @@ def encode_png(array: np.ndarray) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b"")
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _current_umask()  # read once: os.umask can only be read by setting it
+FILE_MODE = 0o666 & ~UMASK
+FOLDER_MODE = 0o777 & ~UMASK
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and rename, so readers never see half a file."""
+    """Write via a temp file in the same folder and rename, so readers never see half a file.
+    The file gets the mode a plain ``open`` would give (0644 under umask 022), not the temp
+    file's 0600, so teammates on shared storage can read results."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

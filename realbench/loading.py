@@ -22,16 +22,12 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .download import is_mac_junk
-from .errors import RealBenchError
+from .errors import RealBenchError, RealBenchWarning
 from .imageio import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
 from .scene import TASKS, Scene, infer_task, natural_key
 
 MAX_REFS = 5
 GENERATION_ONLY = "Qualitative"  # the release's second folder: scenes without ground truth
-
-
-class RealBenchWarning(UserWarning):
-    """Something unusual but usable in the input (e.g. more than five references)."""
 
 
 @dataclass
@@ -57,6 +53,11 @@ class Benchmark:
     @property
     def ids(self) -> list[str]:
         return [s.id for s in self.scenes]
+
+    def __repr__(self) -> str:
+        outpaint = sum(s.task == "outpaint" for s in self.scenes)
+        return (f"Benchmark({self.name!r}, {len(self.scenes)} scenes: {outpaint} outpaint, "
+                f"{len(self.scenes) - outpaint} inpaint, from {self.spec!r})")
 
     def __getitem__(self, scene_id: str | int) -> Scene:
         """By scene id, or by position (``bench[0]``) as a notebook user would expect."""
@@ -231,12 +232,19 @@ def load_folder(root: str | os.PathLike, scenes: Iterable[str] | None = None, re
 
 
 def _is_saved_dataset(path: Path) -> bool:
-    return any((path / name).is_file() for name in ("state.json", "dataset_dict.json", "dataset_info.json"))
+    if any((path / name).is_file() for name in ("state.json", "dataset_dict.json", "dataset_info.json")):
+        return True
+    from .hfdata import is_parquet_folder
+
+    return is_parquet_folder(path)
 
 
-def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | None = None,
-                   require_gt: bool = True) -> Benchmark:
-    """Load a benchmark from ``"sample"``, a release-layout folder, a saved dataset or a hub id."""
+def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | str | None = None,
+                   require_gt: bool = True, split: str | None = None) -> Benchmark:
+    """Load a benchmark from ``"sample"``, the release zip or any folder of the release layout,
+    a saved or parquet dataset folder, or a hub dataset id (``split`` picks a dataset's split)."""
+    if isinstance(scenes, str):
+        scenes = [scenes]
     spec = str(spec)
     scenes = list(scenes) if scenes is not None else None
     if spec == "sample":
@@ -256,14 +264,14 @@ def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | N
         if path.is_dir() and _is_saved_dataset(path):
             from .hfdata import load_saved_dataset
 
-            return Benchmark(path.name, spec, "hf", load_saved_dataset(path, scenes, require_gt))
+            return Benchmark(path.name, spec, "hf", load_saved_dataset(path, scenes, require_gt, split))
         scene_dirs = find_scene_dirs(path)
         name = path.resolve().name if scene_dirs == [path] else scene_dirs[0].parent.resolve().name
         return Benchmark(name, spec, "folder", load_folder(path, scenes, require_gt))
     if "/" in spec and not spec.startswith((".", "/", "~")) and spec.count("/") == 1:
         from .hfdata import load_hub_dataset
 
-        return Benchmark(spec.split("/")[1], spec, "hf", load_hub_dataset(spec, scenes, require_gt))
+        return Benchmark(spec.split("/")[1], spec, "hf", load_hub_dataset(spec, scenes, require_gt, split))
     raise RealBenchError(
         "data not found: give 'sample', a folder in the RealBench layout, a saved dataset folder "
         "or a Hugging Face dataset id",

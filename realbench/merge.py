@@ -7,14 +7,38 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import RealBenchError
-from .scene import natural_key
 from .imageio import atomic_write_bytes
 from .records import RecordStore, read_records, record_key
+from .scene import natural_key
 from .tables import load_meta, write_summary
 
 
-def merge_runs(shards: Sequence[str | Path], out: str | Path) -> Path:
-    """Refuses shards of different configurations and conflicting samples; writes nothing then."""
+def _coverage(shards: list[Path], metas: list[dict]) -> list[str]:
+    """What the shards leave out of the whole run: missing shard indices and scenes."""
+    problems = []
+    totals = {int(str(m.get("shard") or "1/1").split("/")[1]) for m in metas}
+    if len(totals) > 1:
+        raise RealBenchError(f"the shards split the scenes in different numbers of parts ({sorted(totals)}); "
+                             "merge shards of one --shard I/N series")
+    total = totals.pop()
+    have = {int(str(m.get("shard") or "1/1").split("/")[0]) for m in metas}
+    if len(have) < len(metas):
+        raise RealBenchError("two of the folders are the same shard (same I of --shard I/N); merge each part once")
+    if have != set(range(1, total + 1)):
+        problems.append(f"shards {', '.join(f'{i}/{total}' for i in sorted(set(range(1, total + 1)) - have))} "
+                        "are not among them")
+    wanted = set((metas[0].get("data") or {}).get("all_scenes") or [])
+    scored = {scene for m in metas for scene in m.get("scenes", [])}
+    if wanted and wanted - scored:
+        missing = sorted(wanted - scored, key=natural_key)
+        problems.append(f"{len(missing)} of {len(wanted)} scenes are in no shard ({', '.join(missing[:10])}"
+                        f"{', ...' if len(missing) > 10 else ''})")
+    return problems
+
+
+def merge_runs(shards: Sequence[str | Path], out: str | Path, partial: bool = False) -> Path:
+    """Refuses shards of different configurations, conflicting samples and (unless ``partial``)
+    a set of shards that does not cover the whole run; writes nothing then."""
     shards = [Path(s) for s in shards]
     out = Path(out)
     if not shards:
@@ -28,6 +52,10 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> Path:
                                      "only shards of one run configuration can be merged", path=str(shard))
         if meta["data"]["name"] != first["data"]["name"]:
             raise RealBenchError("shard was run on other data", path=str(shard))
+    problems = _coverage(shards, metas)
+    if problems and not partial:
+        raise RealBenchError(f"the shards do not cover the whole run: {'; '.join(problems)}. Merge every shard, "
+                             "or pass --partial to merge these alone (the result says it is partial)")
     if out.exists() and any(out.iterdir()):
         raise RealBenchError("merge output folder exists and is not empty", path=str(out))
     records, origin = {}, {}
@@ -47,6 +75,7 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path) -> Path:
     meta = dict(first)
     meta["shard"] = None
     meta["merged_from"] = [str(s) for s in shards]
+    meta["partial"] = problems or None
     meta["metrics"] = list(dict.fromkeys(m for m in (x for meta_ in metas for x in meta_["metrics"])))
     meta["scenes"] = sorted({r["scene"] for r in records.values()}, key=natural_key)
     atomic_write_bytes(out / "run.json", (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())

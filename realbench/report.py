@@ -1,8 +1,11 @@
 """``realbench report``: one HTML page that shows the images, not only the numbers.
 
-Thumbnails are embedded (base64 JPEG), so the page opens from disk with no server and stays
-small; each thumbnail links to its full-size file (sample PNGs in the run folders, scene
-images written to ``<report>_files/`` beside the page). Plots are matplotlib PNGs, embedded.
+Every section is per *run* (its label), never per method name, so two configurations of one
+method stay apart. Thumbnails are embedded (base64 JPEG). Full-size images (scene pictures and
+the samples shown) are embedded too when the whole page stays under ``SELF_CONTAINED_LIMIT``
+(``--self-contained`` forces it), else written to ``<report>_files/`` beside the page, which is
+rebuilt from scratch each time, so the page and that folder can be moved together. Fallbacks and
+unavailable metrics are shown in the tables and beside the samples they concern.
 """
 from __future__ import annotations
 
@@ -10,19 +13,25 @@ import base64
 import html
 import io
 import os
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from .errors import RealBenchError
+from .formatting import format_value, rendered
+from .imageio import FOLDER_MODE, atomic_write_bytes, encode_png, read_rgb
+from .runview import RunView, read_runs
 from .scene import natural_key
-from .imageio import atomic_write_bytes, read_rgb, write_png
-from .tables import format_value, leaderboard, load_meta, load_records, metric_info, scene_means
+from .tables import column, leaderboard, metric_info, scene_means
 
 THUMB = 192
+SELF_CONTAINED_LIMIT = 32 * 2**20  # bytes: the page embeds every full-size image below this
 CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
@@ -34,17 +43,30 @@ figure{margin:0;font-size:12px;max-width:200px}figure img{display:block;border:1
 """
 
 
-def _data_uri(array: np.ndarray, size: int = THUMB, fmt: str = "JPEG") -> str:
+@dataclass
+class Report:
+    path: Path
+    files: Path | None  # the folder of full-size images (None when self-contained)
+    self_contained: bool
+
+    @property
+    def total_bytes(self) -> int:
+        size = self.path.stat().st_size
+        if self.files is not None and self.files.is_dir():
+            size += sum(p.stat().st_size for p in self.files.rglob("*") if p.is_file())
+        return size
+
+
+def _thumb_uri(array: np.ndarray, size: int = THUMB) -> str:
     image = Image.fromarray(array)
     image.thumbnail((size, size), Image.LANCZOS)
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt, quality=85) if fmt == "JPEG" else image.save(buffer, format=fmt)
-    return f"data:image/{fmt.lower()};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+    image.save(buffer, format="JPEG", quality=85)
+    return f"data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}"
 
 
-def _figure(array: np.ndarray, href: str, caption: str) -> str:
-    return (f'<figure><a href="{html.escape(href)}"><img src="{_data_uri(array)}" alt="{html.escape(caption)}">'
-            f"</a><figcaption>{caption}</figcaption></figure>")
+def _png_uri(data: bytes) -> str:
+    return f"data:image/png;base64,{base64.b64encode(data).decode()}"
 
 
 def _plot_uri(fig) -> str:
@@ -53,47 +75,66 @@ def _plot_uri(fig) -> str:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"
+    return _png_uri(buffer.getvalue())
 
 
-def _plots(records: pd.DataFrame, metrics: Sequence[str]) -> list[tuple[str, str]]:
+class _Assets:
+    """Full-size images: embedded as data URIs, or files in the report's folder (links relative)."""
+
+    def __init__(self, embed: bool, files_dir: Path, staging: Path | None):
+        self.embed, self.files_dir, self.staging = embed, files_dir, staging
+
+    def link(self, name: str, data: bytes) -> str:
+        if self.embed:
+            return _png_uri(data)
+        path = self.staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return f"{self.files_dir.name}/{name}"
+
+
+def _figure(array: np.ndarray, href: str, caption: str) -> str:
+    return (f'<figure><a href="{html.escape(href)}"><img src="{_thumb_uri(array)}" alt="{html.escape(caption)}">'
+            f"</a><figcaption>{caption}</figcaption></figure>")
+
+
+def _plots(records: pd.DataFrame, metrics: Sequence[str], views: list[RunView]) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out = []
-    per_scene = scene_means(records, metrics)
-    methods = sorted(records["method"].unique())
+    runs = [v.label for v in views]
+    per_scene = scene_means(records.assign(method=records["run"]), metrics)
     scenes = sorted(per_scene["scene"].unique(), key=natural_key)
     for metric in metrics:
         if metric not in records or records[metric].isna().all():
             continue
-        info = metric_info(metric)
-        fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(scenes) * max(1, len(methods)) / 2), 3.2))
-        width = 0.8 / max(1, len(methods))
-        for k, method in enumerate(methods):
-            part = per_scene[per_scene["method"] == method].set_index("scene").reindex(scenes)
-            values = part[metric].replace([np.inf, -np.inf], np.nan)
-            ax.bar(np.arange(len(scenes)) + k * width, values, width, label=method)
-        ax.set_xticks(np.arange(len(scenes)) + width * (len(methods) - 1) / 2, scenes, rotation=60, ha="right",
-                      fontsize=8)
-        ax.set_ylabel(f"{metric} {info.arrow}")
+        label = column(metric, views[0])
+        fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(scenes) * max(1, len(runs)) / 2), 3.2))
+        width = 0.8 / max(1, len(runs))
+        for k, run in enumerate(runs):
+            part = per_scene[per_scene["method"] == run].set_index("scene").reindex(scenes)
+            ax.bar(np.arange(len(scenes)) + k * width, part[metric], width, label=run)
+        ax.set_xticks(np.arange(len(scenes)) + width * (len(runs) - 1) / 2, scenes, rotation=60, ha="right", fontsize=8)
+        ax.set_ylabel(label)
         ax.set_title(f"{metric} per scene (mean over samples)")
         ax.legend(fontsize=8)
         out.append((f"{metric} per scene", _plot_uri(fig)))
-        fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(methods)), 3))
-        data = [records.loc[records["method"] == m, metric].replace([np.inf, -np.inf], np.nan).dropna() for m in methods]
-        ax.boxplot(data, showmeans=True)
-        ax.set_xticks(range(1, len(methods) + 1), methods, rotation=20)
-        ax.set_ylabel(f"{metric} {info.arrow}")
+        fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(runs)), 3))
+        ax.boxplot([records.loc[records["run"] == r, metric].dropna() for r in runs], showmeans=True)
+        ax.set_xticks(range(1, len(runs) + 1), runs, rotation=20)
+        ax.set_ylabel(label)
         ax.set_title(f"{metric} over samples")
         out.append((f"{metric} distribution", _plot_uri(fig)))
     return out
 
 
-def _values(row: pd.Series, metrics: Sequence[str]) -> str:
-    return " · ".join(f"{m} {format_value(m, row[m])}" for m in metrics if m in row)
+def _values(row: pd.Series, metrics: Sequence[str], unavailable: dict[str, str]) -> str:
+    parts = [f"{m} {'unavailable' if m in unavailable else format_value(m + ' ↑', row[m])}"
+             for m in metrics if m in row]
+    return " · ".join(parts)
 
 
 def _tinted(target: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -102,54 +143,99 @@ def _tinted(target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return tinted.round().astype(np.uint8)
 
 
-def build_report(run_dirs: Sequence[str | Path], out: str | Path, by: str | None = None,
-                 data: str | None = None) -> Path:
-    """Write the report; returns its path."""
+def _html_table(table: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                   for row in rendered(table))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _estimate(views: list[RunView], scenes: dict) -> int:
+    """Bytes the full-size images would add to the page if embedded (base64: 4/3)."""
+    total = sum((v.path / r["image"]).stat().st_size for v in views for r in v.raw if (v.path / r["image"]).is_file())
+    for scene in scenes.values():
+        pixels = sum(a.size for a in (*scene.refs, scene.target)) + (scene.gt.size if scene.gt is not None else 0)
+        total += pixels
+    return total * 4 // 3
+
+
+def build_report(runs: Sequence[Any], out: str | Path, by: str | None = None, data: str | None = None,
+                 self_contained: bool | None = None, allow_mixed_data: bool = False) -> Report:
+    """Write the report; ``self_contained`` None embeds everything when the page stays under
+    ``SELF_CONTAINED_LIMIT``. Returns where it is and whether it is self-contained."""
     from .loading import load_benchmark
 
     out = Path(out)
-    run_dirs = [Path(d) for d in run_dirs]
-    metas = [load_meta(d) for d in run_dirs]
+    views = read_runs(runs, allow_mixed_data)
     frames = []
-    for run_dir, meta in zip(run_dirs, metas):
-        frame = load_records(run_dir)
-        frame["run_dir"] = str(run_dir)
+    for view in views:
+        frame = view.records.copy()
+        frame["run"], frame["run_dir"] = view.label, str(view.path)
         frames.append(frame)
     records = pd.concat(frames, ignore_index=True)
     if records.empty:
-        raise RealBenchError("the run folders hold no records", path=", ".join(map(str, run_dirs)))
-    metrics = list(dict.fromkeys(m for meta in metas for m in meta["metrics"]))
-    by = by or metrics[0]
-    if by not in metrics:
-        raise RealBenchError(f"--by {by}: the runs have no such metric (they have {', '.join(metrics)})")
-    higher = metric_info(by).higher_is_better
-    table = leaderboard(run_dirs)
-    files_dir = out.with_name(out.stem + "_files")
+        raise RealBenchError("the run folders hold no records", path=", ".join(str(v.path) for v in views))
+    metrics = list(dict.fromkeys(m for view in views for m in view.metrics))
+    scored = [m for m in metrics if m in records and not records[m].isna().all()]
+    by = by or (scored[0] if scored else None)
+    if by is not None and by not in metrics:
+        raise RealBenchError(f"--by {by}: the runs have no such metric (they have {', '.join(metrics) or 'none'})")
+    higher = metric_info(by, views[0])["higher_is_better"] if by else True
+    table = leaderboard(views, allow_mixed_data=allow_mixed_data)
     scene_ids = sorted(records["scene"].unique(), key=natural_key)
-    spec = data or metas[0]["data"]["spec"]
+    spec = data or views[0].meta["data"]["spec"]
     scenes, note = {}, ""
     try:
         scenes = {s.id: s for s in load_benchmark(spec, scene_ids, require_gt=False)}
     except RealBenchError as exc:
         note = f"Scene images unavailable ({exc}); pass --data to show them."
+    embed = self_contained if self_contained is not None else _estimate(views, scenes) <= SELF_CONTAINED_LIMIT
+    files_dir = out.with_name(out.stem + "_files")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = None if embed else Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{files_dir.name}."))
+    try:
+        page = _page(views, records, metrics, by, higher, table, scene_ids, scenes, note, spec,
+                     _Assets(embed, files_dir, staging))
+        if staging is not None:  # the new image folder replaces the old one whole: no stale images
+            os.chmod(staging, FOLDER_MODE)
+            old = files_dir.with_name(files_dir.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if files_dir.exists():
+                files_dir.rename(old)
+            staging.rename(files_dir)
+            staging = None
+            shutil.rmtree(old, ignore_errors=True)
+        elif files_dir.is_dir():
+            shutil.rmtree(files_dir)
+        atomic_write_bytes(out, page.encode())
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return Report(out, None if embed else files_dir, embed)
 
-    def rel(path: Path) -> str:
-        return os.path.relpath(path, out.parent)
 
+def _page(views, records, metrics, by, higher, table, scene_ids, scenes, note, spec, assets: _Assets) -> str:
+    unavailable = {v.label: v.unavailable for v in views}
+    datas = sorted({v.data for v in views})
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>realbench report</title>"
-             f"<style>{CSS}</style></head><body>",
-             "<h1>realbench report</h1>",
-             f"<p class='muted'>Runs: {', '.join(html.escape(str(d)) for d in run_dirs)}. Data: {html.escape(str(spec))}. "
-             f"Mean over samples within a scene, then over scenes. Best/worst samples by {html.escape(by)} "
+             f"<style>{CSS}</style></head><body>", "<h1>realbench report</h1>",
+             "<p class='muted'>Runs: " + "; ".join(f"<b>{html.escape(v.label)}</b> ({html.escape(v.method)}, config "
+                                                     f"{html.escape(v.config_hash)}, {html.escape(str(v.path))})"
+                                                     for v in views)
+             + f". Data: {html.escape(', '.join(datas))} ({html.escape(str(spec))}). Mean over samples within a "
+             f"scene, then over scenes. Best/worst samples by {html.escape(str(by))} "
              f"({'higher' if higher else 'lower'} is better); top/bottom-ranked by reference correspondences "
              f"(seed selection).</p>",
-             "<h2>Leaderboard</h2>", table.to_html(index=False, na_rep="unavailable", float_format=lambda v: f"{v:.4g}",
-                                                   border=0)]
+             "<h2>Leaderboard</h2>", _html_table(table)]
+    for view in views:
+        for name, reason in view.unavailable.items():
+            parts.append(f"<p class='note'>{html.escape(view.label)}: metric {html.escape(name)} unavailable "
+                         f"({html.escape(reason[:300])})</p>")
     if note:
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
     parts.append("<h2>Plots</h2><div class='row'>")
     parts += [f"<figure style='max-width:none'><img src='{uri}' alt='{html.escape(t)}'><figcaption>{html.escape(t)}"
-              f"</figcaption></figure>" for t, uri in _plots(records, metrics)]
+              f"</figcaption></figure>" for t, uri in _plots(records, metrics, views)]
     parts.append("</div><h2>Scenes</h2>")
     for scene_id in scene_ids:
         part = records[records["scene"] == scene_id]
@@ -157,36 +243,53 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, by: str | None
                      f"<span class='muted'>({html.escape(str(part['task'].iloc[0]))})</span></h3><div class='row'>")
         scene = scenes.get(scene_id)
         if scene is not None:
-            folder = files_dir / scene_id
-            pictures = [(f"ref {i}", r, folder / f"ref{i}.png") for i, r in enumerate(scene.refs)]
-            pictures.append(("target (missing region tinted)", _tinted(scene.target, scene.mask), folder / "target.png"))
+            pictures = [(f"ref {i}", r, f"scenes/{scene_id}/ref{i}.png") for i, r in enumerate(scene.refs)]
+            pictures.append(("target (missing region tinted)", _tinted(scene.target, scene.mask),
+                             f"scenes/{scene_id}/target.png"))
             if scene.gt is not None:
-                pictures.append(("ground truth", scene.gt, folder / "gt.png"))
-            for caption, array, path in pictures:
-                if not path.exists():
-                    write_png(path, array)
-                parts.append(_figure(array, rel(path), html.escape(caption)))
+                pictures.append(("ground truth", scene.gt, f"scenes/{scene_id}/gt.png"))
+            for caption, array, name in pictures:
+                parts.append(_figure(array, assets.link(name, encode_png(array)), html.escape(caption)))
         parts.append("</div><div class='row' style='gap:28px'>")
-        for method in sorted(part["method"].unique()):
-            samples = part[part["method"] == method].dropna(subset=[by])
+        for view in views:
+            samples = part[part["run"] == view.label]
             if samples.empty:
                 continue
-            ordered = samples.sort_values(by, ascending=not higher, kind="stable")
-            chosen = [("best", ordered.iloc[0])] + ([("worst", ordered.iloc[-1])] if len(ordered) > 1 else [])
+            ranked_by = samples.dropna(subset=[by]) if by and by in samples else samples.iloc[0:0]
+            chosen = []
+            if not ranked_by.empty:
+                ordered = ranked_by.sort_values(by, ascending=not higher, kind="stable")
+                chosen = [("best", ordered.iloc[0])] + ([("worst", ordered.iloc[-1])] if len(ordered) > 1 else [])
+            else:
+                chosen = [("sample", samples.iloc[0])]
             if len(samples) > 1 and "correspondences" in samples and samples["correspondences"].notna().all():
                 ranked = samples.sort_values(["correspondences", "sample"], ascending=[False, True], kind="stable")
                 chosen += [("top-ranked", ranked.iloc[0]), ("bottom-ranked", ranked.iloc[-1])]
-            parts.append(f"<div class='method'><b>{html.escape(method)}</b> "
-                         f"<span class='muted'>{len(samples)} samples</span><div class='row'>")
+            fell = samples["fallback"].dropna() if "fallback" in samples else pd.Series(dtype=object)
+            warning = (f" <span class='note'>fallback {html.escape(str(fell.iloc[0]))} in {len(fell)} of "
+                       f"{len(samples)} samples</span>") if len(fell) else ""
+            parts.append(f"<div class='method'><b>{html.escape(view.label)}</b> "
+                         f"<span class='muted'>{len(samples)} samples</span>{warning}<div class='row'>")
             for label, row in chosen:
-                path = Path(row["run_dir"]) / row["image"]
+                path = view.path / row["image"]
                 ranks = (f" · {int(row['correspondences'])} correspondences"
                          if "correspondences" in row and pd.notna(row["correspondences"]) else "")
+                fallback = f"<br><span class='note'>fallback: {html.escape(str(row['fallback']))}</span>" \
+                    if pd.notna(row.get("fallback")) and row.get("fallback") else ""
                 caption = (f"{label} (sample {int(row['sample'])}, seed {int(row['seed'])})<br>"
-                           f"{_values(row, metrics)}{ranks}")
-                parts.append(_figure(read_rgb(path), rel(path), caption))
+                           f"{html.escape(_values(row, view.metrics, unavailable[view.label]))}{ranks}{fallback}")
+                image = read_rgb(path)
+                name = f"samples/{_slug(view.label)}/{scene_id}/{int(row['sample']):03d}.png"
+                parts.append(_figure(image, assets.link(name, path.read_bytes()), caption))
             parts.append("</div></div>")
         parts.append("</div></div>")
     parts.append("</body></html>\n")
-    atomic_write_bytes(out, "\n".join(parts).encode())
-    return out
+    return "\n".join(parts)
+
+
+def _slug(text: str) -> str:
+    import hashlib
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:40] or "run"
+    return f"{slug}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"

@@ -24,7 +24,7 @@ from .errors import RealBenchError
 from .imageio import atomic_write_bytes, read_rgb, write_png
 from .loading import Benchmark, load_benchmark
 from .provenance import canonical_json, config_hash, git_hash, versions
-from .records import RecordStore, protocol_version
+from .records import RecordStore
 from .scene import Scene, natural_key
 
 RUN_META = "run.json"
@@ -33,8 +33,14 @@ SUMMARY = "summary.csv"
 
 @dataclass
 class RunResult:
+    """A run folder and its ``run.json``; accepted wherever a run folder is (tables, report)."""
+
     run_dir: Path
     meta: dict[str, Any]
+
+    def __repr__(self) -> str:
+        data = (self.meta.get("data") or {}).get("name", "?")
+        return f"RunResult({self.meta.get('label') or self.meta['method']!r}, data={data!r}, {str(self.run_dir)!r})"
 
     def records(self):
         from .tables import load_records
@@ -43,10 +49,16 @@ class RunResult:
 
     def summary(self, keep: int | None = None):
         """Per-scene means and the mean over scenes; with ``keep``, over the K best-ranked samples."""
+        from .runview import read_run
         from .tables import scene_summary, select_top
 
-        records = self.records()
-        return scene_summary(select_top(records, keep=keep) if keep else records, self.meta["metrics"])
+        view = read_run(self.run_dir)
+        records = select_top(view.records, keep=keep) if keep else view.records
+        return scene_summary(records, view.metrics, list(view.unavailable))
+
+    def results(self) -> dict[str, Any]:
+        """The run's ``results.json``: means, standard errors, splits, identity and protocols."""
+        return json.loads((self.run_dir / "results.json").read_text())
 
 
 def resolve_method(name: str, config: dict[str, Any] | None = None):
@@ -122,9 +134,11 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
     return scorers, missing
 
 
-def _open_run_dir(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Create ``out`` or check that it belongs to the same run configuration."""
+def _open_run_dir(out: Path, meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Create ``out`` or check that it belongs to the same run configuration; returns the meta to
+    record and the previous one (None for a new run)."""
     meta_path = out / RUN_META
+    old = None
     if meta_path.exists():
         try:
             old = json.loads(meta_path.read_text())
@@ -137,19 +151,24 @@ def _open_run_dir(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
                 path=str(out),
             )
         meta["metrics"] = list(dict.fromkeys([*old.get("metrics", []), *meta["metrics"]]))
+        meta["metric_info"] = {**(old.get("metric_info") or {}), **meta["metric_info"]}
+        meta["metric_protocols"] = {**(old.get("metric_protocols") or {}), **meta["metric_protocols"]}
+        meta["unavailable"] = {k: v for k, v in {**(old.get("unavailable") or {}), **meta["unavailable"]}.items()
+                               if k not in meta["metric_protocols"] or k in meta["unavailable"]}
+        if meta["selection"] is None:
+            meta["selection"] = old.get("selection")
         meta["created"] = old.get("created", meta["created"])
     elif out.exists() and any(out.iterdir()):
         raise RealBenchError("output folder exists, is not empty and is not a realbench run", path=str(out))
     atomic_write_bytes(meta_path, (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
     for stale in out.rglob(".*.tmp"):  # temp files of a killed run's atomic writes
         stale.unlink(missing_ok=True)
-    return meta
+    return meta, old
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start:start + size])
-
 
 
 @dataclass
@@ -160,6 +179,7 @@ class SceneWork:
     todo: list[int]
     rescore: list[dict[str, Any]]
     images: list[np.ndarray]  # the recorded images of ``rescore``, same order
+    reselect: bool = False  # the selection settings changed: rank every recorded sample again
 
 
 @dataclass
@@ -178,13 +198,27 @@ class RunSpec:
     out: str
 
 
+def default_label(method: str, adapter, seed: int, max_refs: int | None, chash: str) -> str:
+    """The method name plus the settings in which the run differs from the method's defaults
+    (``telea(radius=3)``); when that gets long, the method name and the config hash."""
+    from .settings import flatten
+
+    base = f"folder:{Path(method[7:]).name}" if method.startswith("folder:") else method
+    defaults = flatten(type(adapter).default_config)
+    diffs = [f"{k}={v}" for k, v in flatten(adapter.config).items() if k != "path" and defaults.get(k) != v]
+    diffs += [f"seed={seed}"] if seed else []
+    diffs += [f"max_refs={max_refs}"] if max_refs else []
+    text = f"{base}({', '.join(diffs)})" if diffs else base
+    return text if len(text) <= 48 else f"{base}@{chash[:6]}"
+
+
 def evaluate(
     method: str,
     data: str | Benchmark = "sample",
     scenes: Sequence[str] | None = None,
     samples: int | None = None,
     seed: int = 0,
-    metrics: Sequence[str] | None = None,
+    metrics: Sequence[str] | str | None = None,
     out: str | Path | None = None,
     config: dict[str, Any] | None = None,
     progress: bool = True,
@@ -200,36 +234,59 @@ def evaluate(
     executor: str = "local",
     ray_address: str | None = None,
     ray_gpus_per_task: float | None = None,
+    label: str | None = None,
+    shard_base: int = 1,
 ) -> RunResult:
-    """Run ``method`` on a benchmark and score it. Everything is validated before anything is written."""
+    """Run ``method`` on a benchmark, score every sample and record it all in ``out``; rerun to resume.
+
+    ``method``: a registered name (``realbench methods``), ``folder:PATH`` (images made elsewhere)
+    or ``module:Class``. ``data``: ``"sample"``, a RealBench folder or zip, a saved dataset, a hub
+    id, or a ``Benchmark``. ``metrics``: names or aliases (``"table1"``, ``"none"``), one name as a
+    string works too. ``config``: method settings (``{"train": {"steps": 2}}``), checked against the
+    method's typed settings. ``label`` names the run in every table (default: the method plus the
+    settings that differ from its defaults). ``shard``: ``"I/N"`` (1-based; ``shard_base=0`` for
+    0-based indices) or ``"slurm"`` (from ``SLURM_ARRAY_TASK_*``). Everything is validated, the
+    weights found and (for Ray) the cluster reached before anything is written.
+    """
     from metrics import DEFAULT_METRICS
 
+    from .devices import check_device
+    from .runview import data_checksum
     from .selection import CorrespondenceScorer
 
-    bench = data if isinstance(data, Benchmark) else load_benchmark(data, scenes)
-    if isinstance(data, Benchmark) and scenes is not None:
-        bench = Benchmark(bench.name, bench.spec, bench.kind, [bench[s] for s in scenes])
-    if max_refs is not None:
-        if max_refs < 1:
-            raise RealBenchError("--max-refs must be at least 1")
-        bench = Benchmark(bench.name, bench.spec, bench.kind, [s.with_refs(list(s.refs[:max_refs])) for s in bench])
-    shard = parse_shard(shard)
-    if shard is not None:
-        bench = Benchmark(bench.name, bench.spec, bench.kind, shard_scenes(bench.scenes, *shard))
+    device = check_device(device)
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if isinstance(scenes, str):
+        scenes = [scenes]
     if executor not in ("local", "ray"):
         raise RealBenchError(f"unknown executor '{executor}' (local or ray)")
+    if samples is not None and samples < 1:
+        raise RealBenchError("--samples must be at least 1")
+    if keep is not None and keep < 1:
+        raise RealBenchError("--keep must be at least 1")
+    if max_refs is not None and max_refs < 1:
+        raise RealBenchError("--max-refs must be at least 1")
+    bench = data if isinstance(data, Benchmark) else load_benchmark(data, scenes)
+    if isinstance(data, Benchmark) and scenes is not None:
+        bench = Benchmark(bench.name, bench.spec, bench.kind, [bench[s] for s in scenes], bench.note)
+    if max_refs is not None:
+        bench = Benchmark(bench.name, bench.spec, bench.kind, [s.with_refs(list(s.refs[:max_refs])) for s in bench],
+                          bench.note)
+    all_scenes = bench.ids
+    shard = parse_shard(shard, shard_base)
+    if shard is not None:
+        bench = Benchmark(bench.name, bench.spec, bench.kind, shard_scenes(bench.scenes, *shard), bench.note)
     adapter = resolve_method(method, config)
+    adapter.device = device
     if metrics is None and not bench.has_ground_truth:
         metrics = []  # a generation-only benchmark (no ground truth): nothing to score by default
     metric_names = expand_metric_names(metrics if metrics is not None else DEFAULT_METRICS)
     # with Ray the driver only validates and records protocols: its models stay on the CPU, GPUs are the workers'
     driver_device = "cpu" if executor == "ray" else device
     scorers, unavailable = resolve_metrics(metric_names, weights, metric_options, skip_unavailable, driver_device)
-    selector = CorrespondenceScorer(selection_options or {}) if select else None
-    if samples is not None and samples < 1:
-        raise RealBenchError("--samples must be at least 1")
-    if keep is not None and keep < 1:
-        raise RealBenchError("--keep must be at least 1")
+    selector = (CorrespondenceScorer(selection_options or {}, weights=dict(weights or {}), device=device)
+                if select else None)
     adapter.check_scenes(bench.ids)
     counts = {scene.id: adapter.sample_count(scene, samples) for scene in bench}
     for scene in bench:
@@ -238,57 +295,106 @@ def evaluate(
                 f"no ground truth (target/gt.png) in data '{bench.name}', so it can be generated but not scored; "
                 "pass --metrics none to generate only", scene=scene.id)
 
+    from metrics import METRICS
+
     protocols = {n: s.full_protocol() for n, s in scorers.items()}
     run_config = {"method": method, "method_version": adapter.info.version, "config": adapter.config, "seed": seed,
                   "max_refs": max_refs}
     chash = config_hash(run_config)
-    label = method if not method.startswith("folder:") else f"folder-{Path(method[7:]).name}"
-    out = Path(out) if out is not None else Path("runs") / f"{label.replace(':', '-')}-{bench.name}"
+    label = label or default_label(method, adapter, seed, max_refs, chash)
+    folder_name = method if not method.startswith("folder:") else f"folder-{Path(method[7:]).name}"
+    out = Path(out) if out is not None else Path("runs") / f"{folder_name.replace(':', '-')}-{bench.name}"
     meta = {
-        "method": method, "method_info": adapter.info.as_dict(), "config": adapter.config, "seed": seed,
-        "max_refs": max_refs, "config_hash": chash,
-        "data": {"name": bench.name, "spec": bench.spec, "kind": bench.kind,
-                 "ground_truth": bench.has_ground_truth, **({"note": bench.note} if bench.note else {})},
+        "label": label, "method": method, "method_info": adapter.info.as_dict(), "config": adapter.config,
+        "seed": seed, "max_refs": max_refs, "config_hash": chash,
+        "data": {"name": bench.name, "spec": bench.spec, "kind": bench.kind, "ground_truth": bench.has_ground_truth,
+                 "checksum": data_checksum({"scene": s.id, "scene_checksum": s.checksum} for s in bench),
+                 "all_scenes": all_scenes, **({"note": bench.note} if bench.note else {})},
         "metrics": metric_names, "unavailable": unavailable,
-        "metric_info": {n: s.info.as_dict() for n, s in scorers.items()},
+        "metric_info": {n: METRICS.get(n).info.as_dict() for n in metric_names},
         "metric_protocols": protocols,
         "selection": selector.protocol() if selector else None,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None, "scenes": bench.ids, "executor": executor,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions(), "git": git_hash(),
+        "device": device, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions(), "git": git_hash(),
     }
-    meta = _open_run_dir(out, meta)
-    store = RecordStore(out)
-    plan = plan_work(bench, counts, method, out, store.load(), protocols, selector)
-    spec = RunSpec(method, dict(config or {}), list(scorers), dict(weights or {}), dict(metric_options or {}),
-                   skip_unavailable, device, selector.options if selector else None, seed, str(out))
-    context = {"method": method, "chash": chash, "protocols": protocols, "unavailable": list(unavailable),
-               "provenance": {"versions": versions(), "git": git_hash()}}
+    session = None
+    if executor == "ray":  # reach the cluster before anything is written
+        from .executors import connect_ray
 
-    from tqdm.auto import tqdm
+        session = connect_ray(ray_address)
+    try:
+        meta, old = _open_run_dir(out, meta)
+        reselect = bool(selector and old and old.get("selection") and old["selection"] != selector.protocol())
+        store = RecordStore(out)
+        plan = plan_work(bench, counts, method, out, store.load(), protocols, selector, reselect)
+        _warn_rescoring(plan, protocols, reselect)
+        spec = RunSpec(method, dict(config or {}), list(scorers), dict(weights or {}), dict(metric_options or {}),
+                       skip_unavailable, device, selector.options if selector else None, seed, str(out))
+        context = {"method": method, "chash": chash, "protocols": protocols, "unavailable": list(unavailable),
+                   "provenance": {"versions": versions(), "git": git_hash()}}
 
-    bar = tqdm(total=sum(counts.values()), desc=f"{method}", unit="sample", disable=not progress)
-    bar.update(sum(counts.values()) - sum(len(w.todo) + len(w.rescore) for w in plan))
-    writer = RecordWriter(out, store, context, bar)
-    if executor == "ray":
-        from .executors import run_with_ray
+        from tqdm.auto import tqdm
 
-        run_with_ray(plan, spec, writer, ray_address, ray_gpus_per_task)
-    else:
-        for work in plan:
-            bar.set_postfix_str(work.scene.id)
-            for results in process_scene(work, adapter, scorers, selector, spec):
-                writer.write(work.scene, results)
-    bar.close()
+        bar = tqdm(total=sum(counts.values()), desc=f"{method}", unit="sample", disable=not progress)
+        bar.update(sum(counts.values()) - sum(len(w.todo) + len(w.rescore) for w in plan))
+        writer = RecordWriter(out, store, context, bar)
+        if session is not None:
+            from .executors import run_with_ray
+
+            run_with_ray(plan, spec, writer, session, ray_gpus_per_task)
+        else:
+            for work in plan:
+                bar.set_postfix_str(work.scene.id)
+                for results in process_scene(work, adapter, scorers, selector, spec):
+                    writer.write(work.scene, results)
+        bar.close()
+    finally:
+        if session is not None:
+            session.close()
     from .tables import write_summary
 
     write_summary(out, keep=keep)
     return RunResult(out, meta)
 
 
-def parse_shard(shard: tuple[int, int] | str | None) -> tuple[int, int] | None:
-    """``"I/N"`` (1-based, as Slurm array indices usually are) or ``(I, N)``."""
+def _warn_rescoring(plan: list[SceneWork], protocols: dict[str, dict], reselect: bool) -> None:
+    import warnings
+
+    from .errors import RealBenchWarning
+
+    changed: dict[str, int] = {}
+    for work in plan:
+        for record in work.rescore:
+            recorded = record.get("metric_protocols") or {}
+            for name in _missing_metrics(record, protocols):
+                if (record.get("metrics") or {}).get(name) is not None and name in recorded:
+                    changed[name] = changed.get(name, 0) + 1
+    for name, count in changed.items():
+        warnings.warn(f"metric '{name}': the recorded values of {count} sample(s) were computed under another "
+                      "protocol (version, options or weights); rescoring them from their stored images",
+                      RealBenchWarning, stacklevel=3)
+    if reselect:
+        warnings.warn("the seed-selection settings changed since this run was ranked; ranking every recorded "
+                      "sample again", RealBenchWarning, stacklevel=3)
+
+
+def parse_shard(shard: tuple[int, int] | str | None, base: int = 1) -> tuple[int, int] | None:
+    """``"I/N"`` with I counted from ``base`` (1, as Slurm array indices usually are, or 0),
+    ``(I, N)``, or ``"slurm"``: this task of the Slurm array (``SLURM_ARRAY_TASK_ID`` counted from
+    ``SLURM_ARRAY_TASK_MIN``, ``SLURM_ARRAY_TASK_COUNT`` tasks). Returns the 1-based (I, N)."""
     if shard is None:
         return None
+    if base not in (0, 1):
+        raise RealBenchError(f"--shard-base must be 0 or 1, got {base}")
+    if shard == "slurm":
+        env = os.environ
+        try:
+            task, first = int(env["SLURM_ARRAY_TASK_ID"]), int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+            total = int(env.get("SLURM_ARRAY_TASK_COUNT") or int(env["SLURM_ARRAY_TASK_MAX"]) - first + 1)
+        except (KeyError, ValueError):
+            raise RealBenchError("--shard slurm needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (or _MAX) "
+                                 "set by sbatch --array") from None
+        shard, base = (task - first, total), 0
     if isinstance(shard, str):
         try:
             index, total = (int(part) for part in shard.split("/"))
@@ -296,9 +402,10 @@ def parse_shard(shard: tuple[int, int] | str | None) -> tuple[int, int] | None:
             raise RealBenchError(f"--shard expects I/N, e.g. 1/4, got '{shard}'") from None
     else:
         index, total = shard
-    if not 1 <= index <= total:
-        raise RealBenchError(f"--shard {index}/{total}: I must be between 1 and N")
-    return index, total
+    if total < 1 or not base <= index <= total - 1 + base:
+        raise RealBenchError(f"--shard {index}/{total}: I must be between {base} and {total - 1 + base} "
+                             f"(counted from {base}{'; pass --shard-base 0 for 0-based indices' if base else ''})")
+    return index + 1 - base, total
 
 
 def shard_scenes(scenes: Sequence[Scene], index: int, total: int) -> list[Scene]:
@@ -307,9 +414,10 @@ def shard_scenes(scenes: Sequence[Scene], index: int, total: int) -> list[Scene]
     return [s for k, s in enumerate(ordered) if k % total == index - 1]
 
 
-def plan_work(bench, counts, method, out: Path, done, protocols, selector) -> list[SceneWork]:
-    """Per scene: samples never made, and recorded samples that lack a metric value or hold one
-    computed under another protocol version (rescored from their stored image, never mixed)."""
+def plan_work(bench, counts, method, out: Path, done, protocols, selector, reselect: bool = False) -> list[SceneWork]:
+    """Per scene: samples never made, and recorded samples that lack a metric value, hold one
+    computed under another protocol (version, options, weights), or need ranking (rescored
+    from their stored image, never mixed)."""
     plan = []
     for scene in bench:
         todo, rescore, images = [], [], []
@@ -322,11 +430,12 @@ def plan_work(bench, counts, method, out: Path, done, protocols, selector) -> li
                 raise RealBenchError(
                     "scene content changed since this run recorded it; use another --out", scene=scene.id,
                     path=str(out))
-            if _missing_metrics(record, protocols) or (selector is not None and record.get("correspondences") is None):
+            needs_rank = selector is not None and (reselect or record.get("correspondences") is None)
+            if _missing_metrics(record, protocols) or needs_rank:
                 rescore.append(record)
                 images.append(read_rgb(out / record["image"], scene.id))
         if todo or rescore:
-            plan.append(SceneWork(scene, todo, rescore, images))
+            plan.append(SceneWork(scene, todo, rescore, images, reselect))
     return plan
 
 
@@ -337,10 +446,10 @@ def _score(scorers, scene: Scene, images: list[np.ndarray], names: Iterable[str]
 
 def _missing_metrics(record: dict[str, Any], protocols: dict[str, dict]) -> list[str]:
     """Usable metrics a record has no value for (never scored, recorded as unavailable) or has
-    under another protocol version than the current one."""
-    have, recorded = record.get("metrics", {}), record.get("metric_protocols", {})
+    under another protocol than the current one (version, options or weights)."""
+    have, recorded = record.get("metrics") or {}, record.get("metric_protocols") or {}
     return [n for n, protocol in protocols.items()
-            if have.get(n) is None or protocol_version(recorded.get(n)) != protocol_version(protocol)]
+            if have.get(n) is None or canonical_json(recorded.get(n)) != canonical_json(protocol)]
 
 
 def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) -> Iterator[list[dict[str, Any]]]:
@@ -353,7 +462,7 @@ def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) ->
             missing = _missing_metrics(record, protocols)
             values = _score(scorers, scene, [image], missing)
             result = {"rescore": record, "metrics": {n: v[0] for n, v in values.items()}}
-            if selector is not None and record.get("correspondences") is None:
+            if selector is not None and (work.reselect or record.get("correspondences") is None):
                 result["correspondences"] = selector.score(scene, image)
             results.append(result)
         yield results

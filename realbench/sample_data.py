@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .imageio import atomic_write_bytes, encode_png
+from .imageio import FOLDER_MODE, atomic_write_bytes, encode_png
 
 SAMPLE_VERSION = "1"
 SIZE = 256
@@ -276,6 +276,7 @@ def ensure_sample(root: Path | None = None) -> Path:
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    os.chmod(tmp, FOLDER_MODE)  # mkdtemp makes 0700; results are for sharing
     try:
         generate_sample(tmp)
         try:

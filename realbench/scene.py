@@ -42,6 +42,11 @@ class Scene:
         if self.gt is not None:
             object.__setattr__(self, "gt", _frozen(self.gt))
 
+    def __repr__(self) -> str:
+        h, w = self.size
+        return (f"Scene({self.id!r}, {self.task}, {w}x{h}, {len(self.refs)} refs, "
+                f"{self.mask.mean():.0%} missing, {'with' if self.gt is not None else 'no'} ground truth)")
+
     @property
     def size(self) -> tuple[int, int]:
         """(height, width) of target, mask and ground truth."""

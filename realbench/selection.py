@@ -12,16 +12,31 @@ RealFill paper used), on images scaled to at most ``max_side`` pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import cv2
 import numpy as np
 
 from .scene import Scene
+from .settings import as_dict, parse_settings, setting
 
-DEFAULTS = {"matcher": "sift", "margin": 16, "ratio": 0.8, "ransac_px": 3.0, "max_features": 4000,
-            "max_side": 1024, "loftr_side": 640, "loftr_confidence": 0.5, "device": None}
 MATCHERS = ("sift", "loftr")
+
+
+@dataclass
+class SelectionSettings:
+    matcher: str = setting("sift", help="sift (weight-free) or loftr (kornia, needs weights)")
+    margin: int = setting(16, min=0, help="the filled region is the mask grown by this many pixels")
+    ratio: float = setting(0.8, above=0, max=1, help="Lowe's ratio test threshold (SIFT)")
+    ransac_px: float = setting(3.0, above=0, help="RANSAC threshold of the fundamental matrix (pixels)")
+    max_features: int = setting(4000, min=1, help="SIFT features per image")
+    max_side: int = setting(1024, min=16, help="images are matched at most this large (SIFT)")
+    loftr_side: int = setting(640, min=32, help="images are matched at most this large (LoFTR)")
+    loftr_confidence: float = setting(0.5, min=0, max=1, help="LoFTR matches below this confidence are dropped")
+    device: Optional[str] = setting(None, help="torch device of the LoFTR matcher")
+
+
+DEFAULTS = as_dict(SelectionSettings())
 
 
 def _grey(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -36,14 +51,13 @@ class CorrespondenceScorer:
     """Counts reference correspondences in a sample's filled region."""
 
     options: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, str] = field(default_factory=dict)  # --weights overrides (loftr-outdoor=PATH)
+    device: str | None = None  # --device; where LoFTR runs is not part of the protocol
 
     def __post_init__(self) -> None:
         from .errors import RealBenchError
 
-        unknown = set(self.options) - set(DEFAULTS)
-        if unknown:
-            raise RealBenchError(f"unknown selection option(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
-        self.options = {**DEFAULTS, **self.options}
+        self.options = as_dict(parse_settings(SelectionSettings, dict(self.options), "seed selection"))
         if self.options["matcher"] not in MATCHERS:
             raise RealBenchError(f"selection matcher '{self.options['matcher']}' is unknown (one of {', '.join(MATCHERS)})")
         self._refs: dict[str, list] = {}
@@ -51,12 +65,13 @@ class CorrespondenceScorer:
         if self.options["matcher"] == "loftr":
             from .weights import resolve
 
-            self._loftr_weights = resolve("loftr-outdoor", self.options.get("weights"))  # missing: clear error now
+            self._loftr_weights = resolve("loftr-outdoor", self.weights)  # missing: clear error now
 
     def protocol(self) -> dict[str, Any]:
         matcher = ("ratio-test SIFT matches" if self.options["matcher"] == "sift"
                    else f"LoFTR matches (confidence >= {self.options['loftr_confidence']})")
-        out = {"score": f"RANSAC (fundamental matrix) inliers of {matcher}, summed over references", **self.options}
+        out = {"score": f"RANSAC (fundamental matrix) inliers of {matcher}, summed over references",
+               **{k: v for k, v in self.options.items() if k != "device"}}
         if self.options["matcher"] == "loftr":
             out["weights"] = self._loftr_weights.id
         return out
@@ -86,9 +101,10 @@ class CorrespondenceScorer:
             import torch
             from kornia.feature import LoFTR
 
-            device = torch.device(self.options["device"] or ("cuda" if torch.cuda.is_available() else "cpu"))
+            chosen = self.options["device"] or self.device
+            device = torch.device(chosen or ("cuda" if torch.cuda.is_available() else "cpu"))
             model = LoFTR(pretrained=None)
-            state = torch.load(self._loftr_weights.path, map_location="cpu", weights_only=False)
+            state = torch.load(self._loftr_weights.path, map_location="cpu", weights_only=True)
             model.load_state_dict(state.get("state_dict", state))
             self._loftr = (model.eval().to(device), device)
         return self._loftr

@@ -1,12 +1,13 @@
-"""From records to tables: per-scene summaries, leaderboards, regression checks.
+"""From records to tables: per-scene summaries, leaderboards, regression checks, comparisons.
 
 The protocol of RealFill's Table 1: average a metric over a scene's samples, then average the
 scene means over scenes (each scene weighs the same, however many samples it has).
-Summarising is separate from running (HELM-style): every table is rebuilt from ``records.jsonl``.
+Summarising is separate from running (HELM-style): every table is rebuilt from what the run
+recorded (``run.json`` and ``records.jsonl``), and every row says which run it is (label,
+method, config hash) and which data it was measured on (name and content checksum).
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,57 +17,42 @@ import numpy as np
 import pandas as pd
 
 from .errors import RealBenchError
+from .formatting import (UNAVAILABLE, format_value, is_metric_column, metric_of, read_table, to_csv, to_markdown,
+                         to_text, write_table)
 from .imageio import atomic_write_bytes
-from .records import protocol_version, read_records
+from .runview import RunView, load_meta, read_run, read_runs
 from .scene import natural_key
 
 SPLITS = ("all", "outpaint", "inpaint")
-UNAVAILABLE = "unavailable"
-ID_COLUMNS = ["method", "split", "scenes", "samples"]
 PROTOCOLS = "protocols"  # column: the metric protocol versions a row's values were computed under
+IDENTITY = ["run", "method", "data"]
+
+__all__ = ["SPLITS", "check", "compare", "leaderboard", "load_meta", "load_records", "read_table", "scene_summary",
+           "to_csv", "to_markdown", "to_text", "write_summary", "write_table", "format_value"]
 
 
-def metric_info(name: str):
+def metric_info(name: str, view: RunView | None = None) -> dict[str, Any]:
+    """A metric's metadata as its run recorded it (runs made before that: the registry)."""
+    recorded = ((view.meta.get("metric_info") or {}) if view is not None else {}).get(name)
+    if recorded:
+        return recorded
     from metrics import METRICS
 
-    return METRICS.get(name).info
+    return METRICS.get(name).info.as_dict()
 
 
-def column(name: str) -> str:
+def arrow(info: dict[str, Any]) -> str:
+    return "↑" if info["higher_is_better"] else "↓"
+
+
+def column(name: str, view: RunView | None = None) -> str:
     """Table column of a metric, with its direction arrow: ``psnr ↑``."""
-    return f"{name} {metric_info(name).arrow}"
+    return f"{name} {arrow(metric_info(name, view))}"
 
 
-def metric_of(column_name: str) -> str:
-    return column_name.split(" ")[0]
-
-
-def load_meta(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "run.json"
-    if not path.is_file():
-        raise RealBenchError("not a realbench run folder (no run.json)", path=str(run_dir))
-    try:
-        return json.loads(path.read_text())
-    except ValueError:
-        raise RealBenchError("run.json is corrupt", path=str(path)) from None
-
-
-def load_records(run_dir: str | Path) -> pd.DataFrame:
+def load_records(run_dir: Any) -> pd.DataFrame:
     """One row per (method, scene, sample), the last record of each winning; metrics as columns."""
-    latest: dict[tuple, dict] = {}
-    for record in read_records(Path(run_dir) / "records.jsonl"):
-        latest[(record.get("method"), record["scene"], record["sample"])] = record
-    rows = []
-    for record in latest.values():
-        row = {k: record.get(k) for k in ("method", "scene", "task", "sample", "seed", "config_hash", "image",
-                                          "correspondences")}
-        for name, value in record.get("metrics", {}).items():
-            row[name] = np.nan if value is None else float(value)
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return pd.DataFrame(columns=["method", "scene", "task", "sample", "seed", "config_hash", "image"])
-    return in_scene_order(frame, ["method", "scene", "sample"])
+    return read_run(run_dir).records
 
 
 def in_scene_order(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
@@ -79,26 +65,6 @@ def in_scene_order(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return keyed.sort_values(columns, kind="stable").drop(columns="_scene_order").reset_index(drop=True)
 
 
-def protocol_versions(run_dir: str | Path, metrics: Sequence[str]) -> dict[str, int]:
-    """Per metric, the protocol version of the run's recorded values (records made before
-    versioning count as version 1). A run holding two versions of one metric is refused: its
-    values would average two different computations."""
-    latest: dict[tuple, dict] = {}
-    for record in read_records(Path(run_dir) / "records.jsonl"):
-        latest[(record.get("method"), record["scene"], record["sample"])] = record
-    seen: dict[str, set[int]] = {}
-    for record in latest.values():
-        for name in metrics:
-            if (record.get("metrics") or {}).get(name) is not None:
-                seen.setdefault(name, set()).add(protocol_version((record.get("metric_protocols") or {}).get(name)))
-    for name, versions in seen.items():
-        if len(versions) > 1:
-            raise RealBenchError(f"the run holds '{name}' values of protocol versions {sorted(versions)}; rerun "
-                                 "`realbench evaluate` on it (same --out) to rescore them under one version",
-                                 path=str(run_dir))
-    return {name: versions.pop() for name, versions in seen.items()}
-
-
 def format_protocols(versions: dict[str, int]) -> str:
     return ";".join(f"{name}=v{version}" for name, version in versions.items())
 
@@ -109,50 +75,78 @@ def parse_protocols(text: Any) -> dict[str, int]:
     out = {}
     for part in text.split(";"):
         name, _, version = part.partition("=")
-        out[name.strip()] = int(version.strip().lstrip("v"))
+        try:
+            out[name.strip()] = int(version.strip().lstrip("v"))
+        except ValueError:
+            raise RealBenchError(f"cannot read protocol versions '{text}' (expected e.g. psnr=v2;ssim=v2)") from None
     return out
 
 
 def _mean(values: pd.Series) -> float:
-    """Mean that keeps +inf (a perfect PSNR) and is NaN ('unavailable') if any value is missing."""
+    """Mean that is NaN ('unavailable') if any value is missing."""
     if values.isna().any():
         return float("nan")
     return float(values.astype(float).mean())
 
 
+def _fallback_note(values: pd.Series) -> str:
+    used = values.dropna()
+    if used.empty:
+        return ""
+    return f"fallback {used.iloc[0]} in {len(used)}/{len(values)} samples"
+
+
 def scene_means(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Mean over samples within each scene."""
+    """Mean over samples within each scene (and which scenes fell back to something)."""
     present = [m for m in metrics if m in records.columns]
     grouped = records.groupby(["method", "scene", "task"], sort=True)
     out = grouped[present].agg(_mean) if present else grouped.size().to_frame("n").drop(columns="n")
     out["samples"] = grouped.size()
+    out["fallback"] = grouped["fallback"].agg(_fallback_note) if "fallback" in records else ""
     for m in metrics:
         if m not in out.columns:
             out[m] = np.nan
     return in_scene_order(out.reset_index(), ["method", "scene"])
 
 
-def scene_summary(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Per-scene means plus a final mean-over-scenes row (the run's headline numbers)."""
+def scene_summary(records: pd.DataFrame, metrics: Sequence[str], unavailable: Sequence[str] = ()) -> pd.DataFrame:
+    """Per-scene means plus a final mean-over-scenes row (the run's headline numbers); metrics the
+    run could not compute read ``unavailable``, fallbacks are named in a ``note`` column."""
     per_scene = scene_means(records, metrics)
     rows = per_scene[["scene", "task", "samples", *metrics]].copy()
     mean_row = {"scene": "(mean over scenes)", "task": "", "samples": int(rows["samples"].sum())}
     mean_row.update({m: _mean(per_scene[m]) for m in metrics})
-    return pd.concat([rows, pd.DataFrame([mean_row])], ignore_index=True)
+    table = pd.concat([rows, pd.DataFrame([mean_row])], ignore_index=True)
+    for m in metrics:
+        if m in unavailable:
+            table[m] = UNAVAILABLE
+    notes = list(per_scene["fallback"]) + [""]
+    if any(notes):
+        fell = sum(bool(n) for n in notes)
+        notes[-1] = f"{fell} of {len(per_scene)} scenes fell back"
+        table["note"] = notes
+    return table
 
 
-def write_summary(run_dir: str | Path, keep: int | None = None) -> pd.DataFrame:
-    """``summary.csv`` over all samples, and ``summary-top{K}.csv`` over the K best-ranked per scene."""
-    run_dir = Path(run_dir)
-    meta = load_meta(run_dir)
-    records = load_records(run_dir)
-    summary = scene_summary(records, meta["metrics"])
-    atomic_write_bytes(run_dir / "summary.csv", to_csv(summary).encode())
+def write_summary(run_dir: Any, keep: int | None = None) -> pd.DataFrame:
+    """``summary.csv`` over all samples, ``summary-top{K}.csv`` over the K best-ranked per scene, and
+    ``results.json`` (the run's results file)."""
+    from .results import write_results
+
+    view = read_run(run_dir)
+    summary = scene_summary(view.records, view.metrics, list(view.unavailable))
+    atomic_write_bytes(view.path / "summary.csv", to_csv(_identified(summary, view)).encode())
+    write_results(view)
     if keep is not None:
-        top = scene_summary(select_top(records, keep=keep), meta["metrics"])
-        atomic_write_bytes(run_dir / f"summary-top{keep}.csv", to_csv(top).encode())
+        top = scene_summary(select_top(view.records, keep=keep), view.metrics, list(view.unavailable))
+        atomic_write_bytes(view.path / f"summary-top{keep}.csv", to_csv(_identified(top, view)).encode())
         return top
     return summary
+
+
+def _identified(table: pd.DataFrame, view: RunView) -> pd.DataFrame:
+    """The table with the run's identity on every row, for files that travel on their own."""
+    return table.assign(run=view.label, method=view.method, data=view.data, config_hash=view.config_hash)
 
 
 def _require_ranks(records: pd.DataFrame) -> None:
@@ -176,151 +170,92 @@ def select_top(records: pd.DataFrame, keep: int | None = None, filter_rate: floa
     return in_scene_order(pd.concat(parts), ["method", "scene", "sample"])
 
 
-def is_metric_column(name: str) -> bool:
-    parts = name.split(" ")
-    return len(parts) == 2 and parts[1] in ("↑", "↓")
-
-
-def _rows(label: str, meta: dict, per_scene: pd.DataFrame, metrics: Sequence[str], ci: bool,
-          splits: Sequence[str], extra: dict, versions: dict[str, int]) -> list[dict]:
+def _rows(view: RunView, per_scene: pd.DataFrame, metrics: Sequence[str], ci: bool, splits: Sequence[str],
+          extra: dict) -> list[dict]:
     from .stats import bootstrap_ci
 
+    versions = view.versions()
+    unavailable = [m for m in metrics if m in view.unavailable]
     rows = []
     for split in splits:
         part = per_scene if split == "all" else per_scene[per_scene["task"] == split]
         if part.empty:
             continue
-        row = {"method": label, "split": split, **extra, "scenes": len(part), "samples": int(part["samples"].sum())}
+        row = {"run": view.label, "method": view.method, "data": view.data, "split": split, **extra,
+               "scenes": len(part), "samples": int(part["samples"].sum())}
         for m in metrics:
-            row[column(m)] = _mean(part[m])
+            row[column(m, view)] = _mean(part[m])
             if ci:
-                row[f"{column(m)} ci95"] = "[{:.4g}, {:.4g}]".format(*bootstrap_ci(part[m].to_numpy()))
+                row[f"{column(m, view)} ci95"] = "[{:.4g}, {:.4g}]".format(*bootstrap_ci(part[m].to_numpy()))
+        fell = int((part["fallback"] != "").sum()) if "fallback" in part else 0
+        row["notes"] = f"fallback on {fell} of {len(part)} scenes" if fell else ""
+        row[UNAVAILABLE] = ",".join(unavailable)
         row[PROTOCOLS] = format_protocols({m: versions[m] for m in metrics if m in versions})
-        row["config_hash"] = meta["config_hash"]
+        row["config_hash"] = view.config_hash
         row["source"] = "measured"
         rows.append(row)
     return rows
 
 
-def leaderboard(run_dirs: Sequence[str | Path], metrics: Sequence[str] | None = None,
-                filter_rates: Sequence[float] | None = None, ci: bool = False,
-                with_paper: bool = False) -> pd.DataFrame:
-    """Rows per method (and task split), columns per metric with arrows; mean over scenes of scene means.
+def leaderboard(runs: Sequence[Any], metrics: Sequence[str] | str | None = None,
+                filter_rates: Sequence[float] | None = None, ci: bool = False, with_paper: bool = False,
+                allow_mixed_data: bool = False) -> pd.DataFrame:
+    """Rows per run (and task split), columns per metric with arrows; mean over scenes of scene means.
 
-    ``filter_rates`` gives RealFill's Table 2 layout instead: per method, one row per rate of
-    lowest-ranked samples dropped (by correspondences), from the samples already scored.
-    ``ci`` adds 95 % bootstrap intervals over scenes; ``with_paper`` adds the reported rows of
-    ``results/paper/`` marked as such.
+    ``runs`` are run folders or ``RunResult`` objects, all on the same data (name and content
+    checksum) unless ``allow_mixed_data``. ``filter_rates`` gives RealFill's Table 2 layout instead:
+    per run, one row per rate of lowest-ranked samples dropped (by correspondences), from the
+    samples already scored. ``ci`` adds 95 % bootstrap intervals over scenes; ``with_paper`` adds
+    the reported rows of ``results/paper/`` marked as such.
     """
-    if not run_dirs:
-        raise RealBenchError("give at least one run folder")
-    metas = [load_meta(d) for d in run_dirs]
+    views = read_runs(runs, allow_mixed_data)
+    if isinstance(metrics, str):
+        metrics = [metrics]
     if metrics is None:
-        metrics = list(dict.fromkeys(m for meta in metas for m in meta["metrics"]))
-    methods = [meta["method"] for meta in metas]
+        metrics = list(dict.fromkeys(m for view in views for m in view.metrics))
     rows = []
-    for run_dir, meta in zip(run_dirs, metas):
-        label = meta["method"] if methods.count(meta["method"]) == 1 else f"{meta['method']}@{meta['config_hash'][:6]}"
-        records = load_records(run_dir)
-        versions = protocol_versions(run_dir, metrics)
+    for view in views:
+        records = view.records
         if filter_rates is None:
-            rows += _rows(label, meta, scene_means(records, metrics), metrics, ci, SPLITS, {}, versions)
+            rows += _rows(view, scene_means(records, metrics), metrics, ci, SPLITS, {})
             continue
         for rate in filter_rates:
             if not 0 <= rate < 100:
                 raise RealBenchError(f"filter rate {rate:g} must be in [0, 100)")
             kept = select_top(records, filter_rate=rate)
-            rows += _rows(label, meta, scene_means(kept, metrics), metrics, ci, ("all",), {"filter": f"{rate:g}%"},
-                          versions)
+            rows += _rows(view, scene_means(kept, metrics), metrics, ci, ("all",), {"filter": f"{rate:g}%"})
     table = pd.DataFrame(rows)
     if table.empty:
-        raise RealBenchError("the run folders hold no records", path=", ".join(map(str, run_dirs)))
+        raise RealBenchError("the run folders hold no records", path=", ".join(str(v.path) for v in views))
     if filter_rates is None and metrics:
-        ascending = not metric_info(metrics[0]).higher_is_better
+        ascending = not metric_info(metrics[0], views[0])["higher_is_better"]
         table["_split"] = table["split"].map({s: i for i, s in enumerate(SPLITS)})
-        table = table.sort_values(["_split", column(metrics[0])], ascending=[True, ascending],
-                                  kind="stable").drop(columns="_split")
+        table = table.sort_values(["_split", column(metrics[0], views[0])], ascending=[True, ascending],
+                                  kind="stable", na_position="last").drop(columns="_split")
     if with_paper:
         table = pd.concat([table, paper_rows(metrics, table2=filter_rates is not None)], ignore_index=True)
     return table.reset_index(drop=True)
 
 
-PAPER_DIR = Path(__file__).resolve().parent.parent / "results" / "paper"
-
-
 def paper_rows(metrics: Sequence[str], table2: bool = False) -> pd.DataFrame:
     """Reported numbers (results/paper/*.csv), marked ``reported: <source>``; never computed here."""
+    from .resources import paper_dir
+
     files = ["realfill_table2.csv"] if table2 else ["realfill_table1.csv", "geocomplete.csv"]
     frames = []
     for name in files:
-        path = PAPER_DIR / name
+        path = paper_dir() / name
         if not path.is_file():
             raise RealBenchError("paper numbers not found (they ship in the repository's results/paper/)",
                                  path=str(path))
         frame = pd.read_csv(path)
         frame["source"] = "reported: " + frame["source"]
+        frame["run"] = frame["method"] + " (paper)"
         frame["method"] = frame["method"] + " (paper)"
         frames.append(frame)
     paper = pd.concat(frames, ignore_index=True)
     keep = [c for c in paper.columns if not is_metric_column(c) or metric_of(c) in metrics]
     return paper[keep]
-
-
-def format_value(column_name: str, value: Any) -> str:
-    """Paper-style rounding for metric columns (`unavailable` for a missing value); plain elsewhere."""
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value):
-            return UNAVAILABLE if is_metric_column(column_name) else ""
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        if column_name.startswith("p ("):
-            return f"{value:.3g}"
-        if not is_metric_column(column_name) and column_name in ("scenes", "samples") and value.is_integer():
-            return str(int(value))
-        return f"{value:.2f}" if metric_of(column_name) == "psnr" else f"{value:.3f}"
-    return str(value)
-
-
-def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub Markdown table, values rounded the way the paper prints them."""
-    header = "| " + " | ".join(table.columns) + " |"
-    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(table[c]) else "---" for c in table.columns) + "|"
-    body = ["| " + " | ".join(format_value(c, v) for c, v in zip(table.columns, row)) + " |"
-            for row in table.itertuples(index=False)]
-    return "\n".join([header, rule, *body]) + "\n"
-
-
-def to_text(table: pd.DataFrame) -> str:
-    """Aligned plain-text rendering for the terminal."""
-    cells = [list(map(str, table.columns))]
-    cells += [[format_value(c, v) for c, v in zip(table.columns, row)] for row in table.itertuples(index=False)]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
-             for r in cells]
-    return "\n".join(lines)
-
-
-def to_csv(table: pd.DataFrame) -> str:
-    return table.to_csv(index=False, na_rep=UNAVAILABLE, float_format="%.10g")
-
-
-def write_table(table: pd.DataFrame, out: str | Path) -> tuple[Path, Path]:
-    """Write ``out`` (CSV) and its Markdown twin ``out`` with ``.md``."""
-    out = Path(out)
-    md = out.with_suffix(".md")
-    atomic_write_bytes(out, to_csv(table).encode())
-    atomic_write_bytes(md, to_markdown(table).encode())
-    return out, md
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise RealBenchError("baseline table is missing", path=str(path))
-    try:
-        return pd.read_csv(path, na_values=[UNAVAILABLE], keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise RealBenchError(f"cannot parse table ({exc})", path=str(path)) from None
 
 
 @dataclass
@@ -356,55 +291,66 @@ def _close(value: float, expected: float, rtol: float, atol: float) -> bool:
     return abs(value - expected) <= atol + rtol * abs(expected)
 
 
-def check(run_dirs: Sequence[str | Path] | str | Path, baseline: str | Path,
-          rtol: dict[str, float] | None = None, atol: dict[str, float] | None = None) -> CheckResult:
-    """Compare a run's leaderboard rows against a committed baseline table, metric by metric."""
-    if isinstance(run_dirs, (str, Path)):
-        run_dirs = [run_dirs]
+def _key_column(table: pd.DataFrame) -> str:
+    """Rows are matched by run label; baselines written before labels existed, by method."""
+    return "run" if "run" in table.columns else "method"
+
+
+def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float] | None = None,
+          atol: dict[str, float] | None = None) -> CheckResult:
+    """Compare runs' leaderboard rows against a committed baseline table, metric by metric."""
+    if isinstance(runs, (str, Path)) or hasattr(runs, "run_dir"):
+        runs = [runs]
     rtol, atol = dict(rtol or {}), dict(atol or {})
     expected = read_table(baseline)
+    key = _key_column(expected)
+    missing_columns = {key, "split", "scenes"} - set(expected.columns)
     metric_columns = [c for c in expected.columns if is_metric_column(c)]
+    if missing_columns or not metric_columns:
+        raise RealBenchError(f"not a realbench leaderboard table: it lacks {', '.join(sorted(missing_columns)) or 'metric'} "
+                             "columns (write one with `realbench leaderboard RUN --out FILE.csv`)", path=str(baseline))
     for name in [*rtol, *atol]:
         if name not in {metric_of(c) for c in metric_columns}:
             raise RealBenchError(f"tolerance given for '{name}', which the baseline does not have", path=str(baseline))
-    actual = leaderboard(run_dirs, [metric_of(c) for c in metric_columns])
-    actual_rows = {(r["method"], r["split"]): r for r in actual.to_dict("records")}
-    changes = _protocol_changes(expected, actual_rows, [metric_of(c) for c in metric_columns])
+    views = read_runs(runs)
+    actual = leaderboard(views, [metric_of(c) for c in metric_columns])
+    actual_rows = {(r[key], r["split"]): r for r in actual.to_dict("records")}
+    source = expected["source"] if "source" in expected else pd.Series("measured", index=expected.index)
+    expected = expected[source.fillna("measured").astype(str).str.startswith("measured")]
+    changes = _protocol_changes(expected, actual_rows, key, [metric_of(c) for c in metric_columns])
     if changes:
         return CheckResult(False, pd.DataFrame(), changes)
-    expected = expected[expected.get("source", pd.Series("measured", index=expected.index)).fillna("measured")
-                        .astype(str).str.startswith("measured")]
+    infos = {metric_of(c): metric_info(metric_of(c), views[0]) for c in metric_columns}
     diffs = []
     for row in expected.to_dict("records"):
-        key = (row["method"], row["split"])
-        got = actual_rows.get(key)
+        row_key = (row[key], row["split"])
+        got = actual_rows.get(row_key)
         if got is None:
-            diffs.append({"method": key[0], "split": key[1], "value": "scenes", "baseline": row["scenes"],
-                          "run": "missing", "diff": "", "tolerance": "", "ok": False})
+            diffs.append({"run": row_key[0], "split": row_key[1], "value": "scenes", "baseline": row["scenes"],
+                          "run value": "missing", "diff": "", "tolerance": "", "ok": False})
             continue
         if int(got["scenes"]) != int(row["scenes"]):
-            diffs.append({"method": key[0], "split": key[1], "value": "scenes", "baseline": row["scenes"],
-                          "run": got["scenes"], "diff": "", "tolerance": "exact", "ok": False})
+            diffs.append({"run": row_key[0], "split": row_key[1], "value": "scenes", "baseline": row["scenes"],
+                          "run value": got["scenes"], "diff": "", "tolerance": "exact", "ok": False})
         for col in metric_columns:
             name = metric_of(col)
-            info = metric_info(name)
-            a, r = atol.get(name, info.default_atol), rtol.get(name, 0.0)
+            a, r = atol.get(name, infos[name].get("default_atol", 1e-4)), rtol.get(name, 0.0)
             base_value, run_value = float(row[col]), float(got[col])
             ok = _close(run_value, base_value, r, a)
             diff = run_value - base_value if np.isfinite(run_value) and np.isfinite(base_value) else float("nan")
-            diffs.append({"method": key[0], "split": key[1], "value": col, "baseline": format_value(col, base_value),
-                          "run": format_value(col, run_value), "diff": f"{diff:+.6g}",
-                          "tolerance": f"atol {a:g} rtol {r:g}", "ok": ok})
+            diffs.append({"run": row_key[0], "split": row_key[1], "value": col,
+                          "baseline": format_value(col, base_value), "run value": format_value(col, run_value),
+                          "diff": f"{diff:+.6g}", "tolerance": f"atol {a:g} rtol {r:g}", "ok": ok})
     frame = pd.DataFrame(diffs)
     return CheckResult(bool(frame["ok"].all()) if not frame.empty else False, frame)
 
 
-def _protocol_changes(expected: pd.DataFrame, actual_rows: dict, metrics: Sequence[str]) -> list[str]:
+def _protocol_changes(expected: pd.DataFrame, actual_rows: dict, key: str, metrics: Sequence[str]) -> list[str]:
     """Metric protocol versions that differ between baseline rows and the run's rows. A
     baseline without a protocols column predates versioning: all its metrics count as v1."""
     changes = []
     for row in expected.to_dict("records"):
-        got = actual_rows.get((row["method"], row["split"]))
+        got = actual_rows.get((row[key], row["split"]))
         if got is None:
             continue
         base = parse_protocols(row.get(PROTOCOLS)) if PROTOCOLS in expected.columns else {}
@@ -417,27 +363,34 @@ def _protocol_changes(expected: pd.DataFrame, actual_rows: dict, metrics: Sequen
     return list(dict.fromkeys(changes))
 
 
-def compare(run_a: str | Path, run_b: str | Path, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per metric: means of both runs over their common scenes, the mean paired difference (B - A)
-    with a 95 % bootstrap interval, paired t-test and Wilcoxon p-values, and which run is better."""
+def compare(run_a: Any, run_b: Any, metrics: Sequence[str] | str | None = None,
+            allow_mixed_data: bool = False) -> pd.DataFrame:
+    """Per metric, over the scenes both runs scored: both means, the mean paired difference
+    (B - A) with its 95 % t interval, the bootstrap interval, t-test and Wilcoxon p-values, and a
+    verdict that says "better" only when the t interval excludes 0 (else "no significant
+    difference"), flagged as weak when the other two disagree."""
     from .stats import paired_test
 
-    meta_a, meta_b = load_meta(run_a), load_meta(run_b)
+    view_a, view_b = read_runs([run_a, run_b], allow_mixed_data)
+    if isinstance(metrics, str):
+        metrics = [metrics]
     if metrics is None:
-        metrics = [m for m in meta_a["metrics"] if m in meta_b["metrics"]]
-    a = scene_means(load_records(run_a), metrics).set_index("scene")
-    b = scene_means(load_records(run_b), metrics).set_index("scene")
+        metrics = [m for m in view_a.metrics if m in view_b.metrics]
+    a = scene_means(view_a.records, metrics).set_index("scene")
+    b = scene_means(view_b.records, metrics).set_index("scene")
     common = sorted(set(a.index) & set(b.index), key=natural_key)
     if not common:
-        raise RealBenchError("the two runs share no scene", path=f"{run_a}, {run_b}")
+        raise RealBenchError("the two runs share no scene", path=f"{view_a.path}, {view_b.path}")
     rows = []
     for m in metrics:
         x, y = a.loc[common, m].to_numpy(float), b.loc[common, m].to_numpy(float)
-        result = paired_test(x, y)
-        higher = metric_info(m).higher_is_better
-        diff = result["mean_diff"]
-        better = "tie" if not np.isfinite(diff) or diff == 0 else ("B" if (diff > 0) == higher else "A")
-        rows.append({"metric": column(m), "scenes": len(common), "A": float(np.mean(x)), "B": float(np.mean(y)),
-                     "B - A": diff, "ci95 low": result["ci_low"], "ci95 high": result["ci_high"],
-                     "p (t-test)": result["p_ttest"], "p (Wilcoxon)": result["p_wilcoxon"], "better": better})
+        info = metric_info(m, view_a)
+        result = paired_test(x, y, higher_is_better=info["higher_is_better"])
+        verdict = {"B better": f"B ({view_b.label}) better", "A better": f"A ({view_a.label}) better"}.get(
+            result["verdict"], result["verdict"])
+        rows.append({"metric": column(m, view_a), "scenes": len(common), "A": float(np.mean(x)),
+                     "B": float(np.mean(y)), "B - A": result["mean_diff"], "ci95 low": result["ci_low"],
+                     "ci95 high": result["ci_high"], "bootstrap low": result["boot_low"],
+                     "bootstrap high": result["boot_high"], "p (t-test)": result["p_ttest"],
+                     "p (Wilcoxon)": result["p_wilcoxon"], "verdict": verdict, "note": result["note"]})
     return pd.DataFrame(rows)

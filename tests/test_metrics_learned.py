@@ -275,6 +275,6 @@ def test_explicit_weights_path_wins_and_a_wrong_one_is_an_error(weights, tmp_pat
 
 
 def test_protocols_carry_name_and_version(weights):
-    for name, version in (("ssim", 2), ("lpips_zeroed", 2), ("dino", 2), ("lpips", 1), ("psnr", 1)):
+    for name, version in (("ssim", 2), ("lpips_zeroed", 2), ("dino", 2), ("lpips", 1), ("psnr", 2)):
         protocol = _metric(name).full_protocol()
         assert protocol["metric"] == name and protocol["version"] == version

@@ -104,7 +104,11 @@ def test_pixels_outside_the_mask_do_not_matter(fn):
 
 def test_identical_images_are_perfect_and_worse_is_lower():
     pred, gt, mask = _pair()
-    assert masked_psnr(gt, gt, mask) == float("inf")
+    assert masked_psnr(gt, gt, mask) == 100.0  # capped: a perfect sample is 100 dB, never inf
+    big = photo(300, 300, 5)
+    nearly, everywhere = big.copy(), np.ones((300, 300), bool)
+    nearly[10, 10, 0] ^= 1  # one channel of one pixel off by one: 10 log10(255^2 * 270000) = 102.4 dB
+    assert masked_psnr(nearly, big, everywhere) == 100.0
     assert masked_ssim(gt, gt, mask) == pytest.approx(1.0)
     worse = np.clip(gt + np.random.default_rng(9).normal(0, 60, gt.shape), 0, 255).astype(np.uint8)
     assert masked_psnr(worse, gt, mask) < masked_psnr(pred, gt, mask)

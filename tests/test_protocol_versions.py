@@ -22,10 +22,10 @@ def _bump(monkeypatch, name: str, version: int) -> None:
 def test_records_and_leaderboard_carry_protocol_versions(sample_bench, tmp_path):
     run = evaluate("telea", sample_bench, scenes=SCENES, out=tmp_path / "run", progress=False)
     for record in read_records(run.run_dir / "records.jsonl"):
-        assert record["metric_protocols"]["psnr"]["version"] == 1
+        assert record["metric_protocols"]["psnr"]["version"] == 2
         assert record["metric_protocols"]["ssim"]["version"] == 2
     table = leaderboard([run.run_dir])
-    assert set(table["protocols"]) == {"psnr=v1;ssim=v2"}
+    assert set(table["protocols"]) == {"psnr=v2;ssim=v2"}
 
 
 def test_check_against_a_baseline_of_another_protocol_version_says_so(sample_bench, tmp_path, capsys):
@@ -52,14 +52,14 @@ def test_a_version_change_rescores_recorded_samples_on_resume(sample_bench, tmp_
     before = read_records(out / "records.jsonl")
     _bump(monkeypatch, "ssim", 3)
     # until rescored, the run holds one version only, so tables still work
-    assert set(leaderboard([out])["protocols"]) == {"psnr=v1;ssim=v2"}
+    assert set(leaderboard([out])["protocols"]) == {"psnr=v2;ssim=v2"}
     evaluate("telea", sample_bench, scenes=SCENES, out=out, progress=False)
     after = read_records(out / "records.jsonl")
     assert len(after) == 2 * len(before)  # one rescore record per sample, images kept
     latest = after[len(before):]
     assert all(r["metric_protocols"]["ssim"]["version"] == 3 for r in latest)
     assert [r["image_sha256"] for r in latest] == [r["image_sha256"] for r in before]
-    assert set(leaderboard([out])["protocols"]) == {"psnr=v1;ssim=v3"}
+    assert set(leaderboard([out])["protocols"]) == {"psnr=v2;ssim=v3"}
 
 
 def test_a_run_mixing_versions_of_a_metric_is_refused_by_tables(sample_bench, tmp_path, monkeypatch):

@@ -59,8 +59,11 @@ def test_report_is_valid_html_and_every_image_and_link_resolves(two_runs, tmp_pa
     for src in checker.images:
         assert src.startswith("data:image/")
         Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
+    assert checker.links and all(href.startswith("data:image/png;base64,") for href in checker.links)  # self-contained
     for href in checker.links:
-        assert (out.parent / unquote(href)).is_file(), href
+        Image.open(io.BytesIO(base64.b64decode(href.split(",", 1)[1]))).verify()
+    assert not (out.parent / "report_files").exists()
+    assert "self-contained" in capsys.readouterr().out
     # the leaderboard shown is the leaderboard
     table = leaderboard(two_runs)
     assert f"{table.loc[0, 'psnr ↑']:.4g}" in text
@@ -70,7 +73,7 @@ def test_report_best_and_worst_follow_the_metric_direction(two_runs, tmp_path):
     from realbench.report import build_report
     from realbench.tables import load_records
 
-    out = build_report(two_runs, tmp_path / "r.html", by="psnr")
+    out = build_report(two_runs, tmp_path / "r.html", by="psnr").path
     records = load_records(two_runs[1])
     scene = records[records["scene"] == "rocket-style"].sort_values("psnr")
     text = out.read_text()

@@ -95,18 +95,40 @@ def test_leaderboard_ci_columns_and_check_ignores_them(scored_run, tmp_path):
     assert main(["check", str(scored_run), "--baseline", str(baseline)]) == 0
 
 
-def test_compare_two_runs(scored_run, sample_bench, tmp_path, capsys):
+def test_compare_says_better_only_when_significant(scored_run, sample_bench, tmp_path, capsys):
     telea = evaluate("telea", sample_bench, scenes=SCENES, out=tmp_path / "telea", progress=False).run_dir
     assert main(["compare", str(scored_run), str(telea)]) == 0
     out = capsys.readouterr().out
+    from scipy import stats
+
     from realbench.tables import compare
 
     table = compare(scored_run, telea).set_index("metric")
-    # telea is the noise-free version of the noisy method: better on both, by direction
-    assert table.loc["psnr ↑", "better"] == "B" and table.loc["ssim ↑", "better"] == "B"
-    assert table.loc["psnr ↑", "B - A"] > 0 and table.loc["psnr ↑", "ci95 low"] <= table.loc["psnr ↑", "B - A"]
-    assert 0 <= table.loc["psnr ↑", "p (t-test)"] <= 1
-    assert "better" in out
+    # telea is the noise-free version of the noisy method: higher on average, but over 4 scenes the
+    # paired t interval includes 0, so the verdict must not say "better"
+    row = table.loc["psnr ↑"]
+    assert row["B - A"] > 0 and row["ci95 low"] < 0 < row["ci95 high"]
+    assert row["verdict"] == "no significant difference" and "better" not in out.split("verdict")[-1].lower()
+    assert row["bootstrap low"] > 0 and "too narrow to trust" in row["note"]  # the two intervals disagree: said
+    a = pd.read_csv(scored_run / "summary.csv").iloc[:-1]["psnr"].to_numpy()
+    b = pd.read_csv(telea / "summary.csv").iloc[:-1]["psnr"].to_numpy()
+    assert row["p (t-test)"] == pytest.approx(stats.ttest_rel(b, a).pvalue, abs=1e-7)  # csv: 10 digits
+    assert row["p (Wilcoxon)"] == pytest.approx(stats.wilcoxon(b, a).pvalue, abs=1e-7)
+    assert "4 common scenes" in out
+
+
+def test_paired_test_verdicts():
+    from realbench.stats import paired_test
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(20, 3, 12)
+    better = paired_test(a, a + 1.0 + rng.normal(0, 0.2, 12))
+    assert better["verdict"] == "B better" and better["ci_low"] > 0 and better["note"] == ""
+    assert paired_test(a, a - 1.0 + rng.normal(0, 0.2, 12))["verdict"] == "A better"
+    lower_is_better = paired_test(a, a + 1.0 + rng.normal(0, 0.2, 12), higher_is_better=False)
+    assert lower_is_better["verdict"] == "A better"
+    assert paired_test(a, a)["verdict"] == "no significant difference"
+    assert paired_test(a, a + np.where(np.arange(12) == 3, np.inf, 0))["verdict"] == "undefined"
 
 
 def test_paper_rows_are_data_with_sources():

@@ -51,7 +51,7 @@ def test_leaderboard_rows_sorted_by_first_metric_and_csv_md_written(sample_bench
     alls = table[table["split"] == "all"]
     assert list(alls["psnr ↑"]) == sorted(alls["psnr ↑"], reverse=True)
     assert set(table["method"]) == {"telea", "slow_method:SlowNoisyTelea"}
-    assert "| method | split |" in out.with_suffix(".md").read_text()
+    assert "| run | method | data | split |" in out.with_suffix(".md").read_text()
 
 
 def test_check_passes_then_fails_on_planted_regression(uneven_run, tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_check_fails_on_missing_rows_and_scene_count(uneven_run, tmp_path):
     table.to_csv(baseline, index=False)
     assert not check(uneven_run, baseline).passed
     table = leaderboard([uneven_run])
-    table.loc[0, "method"] = "realfill"
+    table.loc[0, "run"] = "realfill"
     table.to_csv(baseline, index=False)
     result = check(uneven_run, baseline)
     assert not result.passed and "missing" in result.report()
