@@ -78,6 +78,13 @@ class Method:
     def check_scenes(self, scene_ids: list[str]) -> None:
         """Fail before any work if the method cannot run these scenes."""
 
+    def check_inputs(self, scenes: Sequence[Scene], counts: dict[str, int]) -> None:
+        """Validate every input the run will read (e.g. external images) before anything is written."""
+
+    def changed_input(self, scene: Scene, index: int, recorded_info: dict[str, Any]) -> str | None:
+        """What changed in sample ``index``'s inputs since its record was made (None: nothing)."""
+        return None
+
     def sample_count(self, scene: Scene, requested: int | None) -> int:
         """Samples for a scene: as asked, else 64 (RealFill's count) if stochastic, else 1."""
         if requested is not None:

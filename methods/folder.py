@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from realbench.errors import RealBenchError
-from realbench.imageio import list_images, read_rgb
+from realbench.imageio import image_size, list_images, read_rgb
 
 from dataclasses import dataclass
 
@@ -27,6 +27,10 @@ class FolderSettings:
     resize: bool = setting(False, help="resample images whose size differs from the target (recorded)")
     composite: bool = setting(False, help="paste the target's known pixels back over each image")
     feather: int = setting(0, min=0, help="pixels over which a composited image is blended into the known region")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 class FolderMethod(Method):
@@ -55,6 +59,28 @@ class FolderMethod(Method):
                 f"no images for {len(missing)} of {len(scene_ids)} scenes: {', '.join(missing)} "
                 f"(expected {self.root}/<scene_id>/*.png; use --scenes to score a subset)", path=str(self.root))
 
+    def check_inputs(self, scenes, counts) -> None:
+        """Every image the run will score opens, is whole and has the target's size (or may be
+        resized): a bad file in the last scene stops the run before the first is written."""
+        for scene in scenes:
+            files = self.files(scene.id)
+            for index in range(counts[scene.id]):
+                width, height = image_size(files[index], scene.id)
+                h, w = scene.size
+                if (height, width) != (h, w) and not self.config["resize"]:
+                    raise RealBenchError(f"image is {width}x{height}, target is {w}x{h} (pass --resize to resample)",
+                                         scene=scene.id, path=str(files[index]))
+
+    def changed_input(self, scene, index: int, recorded_info: dict) -> str | None:
+        files = self.files(scene.id)
+        recorded = recorded_info.get("file_sha256")
+        if recorded is None or index >= len(files):
+            return None
+        path = files[index]
+        if str(path) != recorded_info.get("file") or _sha(path.read_bytes()) != recorded:
+            return f"the image {path}"
+        return None
+
     def sample_count(self, scene, requested: int | None) -> int:
         available = len(self.files(scene.id))
         if requested is None:
@@ -73,8 +99,7 @@ class FolderMethod(Method):
         for index in seeds:
             path = files[int(index)]
             image = read_rgb(path, scene.id)
-            info = {"file": str(path), "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
-                    "composited": self.composites}
+            info = {"file": str(path), "file_sha256": _sha(path.read_bytes()), "composited": self.composites}
             if image.shape != scene.target.shape:
                 if not self.config["resize"]:
                     h, w = scene.size

@@ -30,6 +30,7 @@ from .base import MethodInfo, Output
 from .diffusion import (SD2_INPAINTING, PipelineMethod, check_dtype, dtype_of, from_pipeline, generators,
                         pick_device, pick_dtype, pipeline_inputs)
 from .realfill_data import RealFillBatches, step_loss
+from .training_state import load_state, save_state
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
 
@@ -190,7 +191,7 @@ class RealFill(PipelineMethod):
                                max_length=tokenizer.model_max_length, return_tensors="pt").input_ids.to(device)
         scale = vae.config.scaling_factor
         step, losses, step_seconds, started = 0, [], [], time.time()
-        if (ckpt_dir / "state.pt").is_file():
+        if (ckpt_dir / "state.json").is_file():
             step, losses = self._load_checkpoint(ckpt_dir, unet, text_encoder, optimizer, lr_schedule, scaler,
                                                  batches, noise_gen)
         unet.train()
@@ -265,12 +266,11 @@ class RealFill(PipelineMethod):
         def write(tmp: Path) -> None:
             unet.save_pretrained(str(tmp / "unet"))
             text_encoder.save_pretrained(str(tmp / "text_encoder"))
-            torch.save({"step": step, "losses": losses, "optimizer": optimizer.state_dict(),
-                        "lr_schedule": lr_schedule.state_dict(), "scaler": scaler.state_dict(),
-                        "batches": batches.state(), "noise_gen": noise_gen.get_state(),
-                        "torch_rng": torch.get_rng_state(),
-                        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-                       tmp / "state.pt")
+            save_state(tmp, {"step": step, "losses": losses, "optimizer": optimizer.state_dict(),
+                             "lr_schedule": lr_schedule.state_dict(), "scaler": scaler.state_dict(),
+                             "batches": batches.state(), "noise_gen": noise_gen.get_state(),
+                             "torch_rng": torch.get_rng_state(),
+                             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None})
 
         self._atomic_dir(ckpt_dir, write)
 
@@ -281,7 +281,7 @@ class RealFill(PipelineMethod):
 
         for name, model in (("unet", unet), ("text_encoder", text_encoder)):
             set_peft_model_state_dict(model, load_file(str(ckpt_dir / name / "adapter_model.safetensors")))
-        state = torch.load(ckpt_dir / "state.pt", weights_only=False)
+        state = load_state(ckpt_dir)
         optimizer.load_state_dict(state["optimizer"])
         lr_schedule.load_state_dict(state["lr_schedule"])
         scaler.load_state_dict(state["scaler"])

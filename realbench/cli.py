@@ -358,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", help="existing Ray cluster, host:port (default: start a local one)")
     p.add_argument("--ray-gpus-per-task", type=float, help="GPUs per scene task (default 1 if CUDA is present, else 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _max_pixels(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("leaderboard", help="mean over samples, then over scenes, per run and task")
@@ -406,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--no-self-contained", dest="self_contained", action="store_false",
                        help="write full-size images to <name>_files/ instead")
     p.add_argument("--allow-mixed-data", action="store_true", help="report runs made on different data (refused otherwise)")
+    _max_pixels(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("doctor", help="which pretrained weights each metric and method finds, and how to fetch the rest")
@@ -429,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="sample", help="'sample', a RealBench folder or zip, a dataset or a hub id")
     p.add_argument("--split", help="dataset split for Hugging Face data (default: test if present)")
     p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
+    _max_pixels(p)
     p.set_defaults(func=cmd_data_info)
     p = data.add_parser("export", help="write a benchmark as a Hugging Face dataset (parquet with a card, or arrow)")
     p.add_argument("--data", default="sample", help="'sample', a RealBench folder or zip, a dataset or a hub id")
@@ -437,12 +440,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", required=True, help="folder to create")
     p.add_argument("--format", default="parquet", choices=["parquet", "arrow"],
                    help="parquet as the Hub stores datasets, with a dataset card (default), or save_to_disk arrow")
+    _max_pixels(p)
     p.set_defaults(func=cmd_data_export)
     return parser
 
 
+def _max_pixels(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-pixels", type=int, metavar="N",
+                   help="refuse images larger than N pixels from their header (default 120000000; "
+                        "guards against decompression bombs)")
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"warning: {message}", file=sys.stderr)
+    from .paths import printable
+
+    print(f"warning: {printable(message)}", file=sys.stderr)
 
 
 def _terminate(signum, frame):  # SIGTERM (scheduler pre-emption, `kill`): stop like Ctrl-C
@@ -453,10 +465,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    from . import imageio
+    from .paths import printable
+
+    limit = imageio.MAX_PIXELS
     try:
+        if getattr(args, "max_pixels", None):
+            imageio.set_max_pixels(args.max_pixels)
         return args.func(args)
     except RealBenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the disk filled up, a folder became read-only mid-run, ...
+        where = f" ({printable(exc.filename)})" if exc.filename else ""
+        print(f"error: cannot read or write a file{where}: {exc.strerror or exc}; what was recorded so far "
+              "stays, rerun the same command to resume", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
@@ -465,6 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     finally:
+        imageio.MAX_PIXELS = limit
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

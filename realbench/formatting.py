@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RealBenchError
-from .imageio import atomic_write_bytes
+from .imageio import FILE_MODE
 
 UNAVAILABLE = "unavailable"
 NOT_REQUESTED = "—"
@@ -75,8 +75,10 @@ def rendered(table: pd.DataFrame, csv: bool = False) -> list[list[str]]:
 
 
 def to_text(table: pd.DataFrame) -> str:
-    """Aligned plain-text rendering for the terminal."""
-    cells = [list(map(str, table.columns))] + rendered(table)
+    """Aligned plain-text rendering for the terminal (control characters escaped)."""
+    from .paths import printable
+
+    cells = [[printable(c) for c in row] for row in [list(map(str, table.columns))] + rendered(table)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
              for r in cells]
@@ -141,16 +143,37 @@ def table_format(out: str | Path | None, fmt: str | None) -> str:
 
 
 def write_table(table: pd.DataFrame, out: str | Path, fmt: str | None = None) -> list[Path]:
-    """Write ``out`` in ``fmt``; a CSV also gets its Markdown twin (``.md`` beside it)."""
+    """Write ``out`` in ``fmt``; a CSV also gets its Markdown twin (``.md`` beside it). Both are
+    written completely before either replaces an old file, so a kill leaves the old pair or the
+    new pair, never a new table beside a stale twin (bar the instant between two renames)."""
+    import os
+    import tempfile
+
     out = Path(out)
     fmt = table_format(out, fmt)
-    written = [out]
-    atomic_write_bytes(out, RENDERERS[fmt](table).encode())
+    files = {out: RENDERERS[fmt](table)}
     if fmt == "csv":
-        twin = out.with_suffix(".md")
-        atomic_write_bytes(twin, to_markdown(table).encode())
-        written.append(twin)
-    return written
+        files[out.with_suffix(".md")] = to_markdown(table)
+    staged = []
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            if path.exists() and not path.is_file():
+                raise RealBenchError("not a file", path=str(path))
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            staged.append(tmp)
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode())
+        for tmp, path in zip(staged, files):
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise RealBenchError(f"cannot write the table ({exc.strerror or exc})", path=str(out)) from None
+    finally:
+        for tmp in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return list(files)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from .errors import RealBenchError
-from .imageio import FOLDER_MODE, atomic_write_bytes
+from .imageio import FOLDER_MODE, atomic_write_bytes, open_image
+from .paths import check_name
 from .loading import _validate, unknown_scene_message
 from .scene import Scene, infer_task
 
@@ -157,12 +158,20 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
 
 
 def _decode(value, scene_id: str, origin: str, what: str) -> np.ndarray | None:
+    """A dataset cell as an array, with the same checks as image files (size limit, corruption)."""
     if value is None:
         return None
     try:
-        image = value if isinstance(value, Image.Image) else Image.open(io.BytesIO(value["bytes"]))
-        image.load()
+        if isinstance(value, Image.Image):
+            image = value
+        else:
+            data = value.get("bytes") if isinstance(value, dict) else None
+            if not isinstance(data, (bytes, bytearray)):
+                raise RealBenchError(f"the {what} cell holds no image bytes", scene=scene_id, path=origin)
+            image = open_image(io.BytesIO(data), scene_id, f"{origin} ({what})")
         return np.asarray(image.convert("RGB")) if image.mode != "L" else np.asarray(image)
+    except RealBenchError:
+        raise
     except Exception as exc:  # PIL raises several types for corrupt bytes
         raise RealBenchError(f"cannot decode the {what} image ({type(exc).__name__}: {exc})", scene=scene_id,
                              path=origin) from None
@@ -194,6 +203,10 @@ def _scenes_from_dataset(dataset, origin: str, scenes: Iterable[str] | None, req
         raise RealBenchError(f"dataset lacks columns {sorted(missing)} (it has: {', '.join(dataset.column_names)}); "
                              "expected RealBench columns id, task, refs, target, mask, gt", path=origin)
     ids = [str(i) for i in dataset["id"]]
+    for scene_id in ids:
+        check_name(scene_id, "scene id", path=origin)
+    if len(set(ids)) < len(ids):
+        raise RealBenchError("dataset holds two scenes with the same id", path=origin)
     wanted = list(scenes) if scenes is not None else ids
     out = []
     for scene_id in wanted:

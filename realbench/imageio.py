@@ -20,20 +20,79 @@ from .errors import RealBenchError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # A mask is "binary" if at most this fraction of pixels is clearly between black and white.
 MAX_GREY_FRACTION = 0.25
+# Images above this many pixels are refused from their header, before any decoding (a
+# decompression bomb claims 30000x30000 in a few bytes). 120 MP holds any phone or DSLR photo;
+# `--max-pixels` or REALBENCH_MAX_PIXELS raises it.
+MAX_PIXELS = int(os.environ.get("REALBENCH_MAX_PIXELS", 120_000_000))
+Image.MAX_IMAGE_PIXELS = None  # realbench checks the header itself, and names the scene and file
+
+
+def set_max_pixels(limit: int) -> None:
+    global MAX_PIXELS
+    if limit < 1:
+        raise RealBenchError(f"--max-pixels must be positive, got {limit}")
+    MAX_PIXELS = int(limit)
+
+
+def open_image(source, scene: str | None, path: str, decode: bool = True) -> Image.Image:
+    """Open an image file or bytes, refusing one larger than ``MAX_PIXELS`` from its header and
+    turning every decoder complaint into one error (and every decoder warning into one naming the
+    scene and file)."""
+    import warnings
+
+    from .errors import RealBenchWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            image = Image.open(source)
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise RealBenchError(
+                    f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the limit of "
+                    f"{MAX_PIXELS / 1e6:.0f} (a decompression bomb, or pass --max-pixels to allow it)",
+                    scene=scene, path=path)
+            if decode:
+                image.load()
+        except RealBenchError:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, MemoryError,
+                Image.DecompressionBombError) as exc:
+            raise RealBenchError(f"cannot read image ({exc})", scene=scene, path=path) from None
+        if decode:
+            try:
+                image = ImageOps.exif_transpose(image)
+            except Exception:  # broken EXIF block: keep the pixels as stored
+                pass
+    where = ", ".join(p for p in (f"scene '{scene}'" if scene else "", f"file '{path}'") if p)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        warnings.warn(f"{where}: {message}", RealBenchWarning, stacklevel=3)
+    return image
 
 
 def _open(path: Path, scene: str | None) -> Image.Image:
     if not path.exists():
         raise RealBenchError("file is missing", scene=scene, path=str(path))
+    return open_image(path, scene, str(path))
+
+
+def image_size(path: Path, scene: str | None = None) -> tuple[int, int]:
+    """(width, height) from the header alone, after the same checks as reading; PNGs are also
+    verified (chunk checksums), which finds truncated and corrupt files without decoding."""
+    if not Path(path).exists():
+        raise RealBenchError("file is missing", scene=scene, path=str(path))
+    with open_image(path, scene, str(path), decode=False) as image:
+        size, fmt = image.size, image.format
+        try:
+            orientation = image.getexif().get(0x0112, 1)
+        except Exception:  # a broken EXIF block: the pixels are read as stored
+            orientation = 1
     try:
-        image = Image.open(path)
-        image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        with Image.open(path) as fresh:
+            fresh.verify()  # PNG: chunk checksums (finds truncation and corruption without decoding)
+    except Exception as exc:
         raise RealBenchError(f"cannot read image ({exc})", scene=scene, path=str(path)) from None
-    try:
-        return ImageOps.exif_transpose(image)
-    except Exception:  # broken EXIF block: keep the pixels as stored
-        return image
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 from .download import is_mac_junk
 from .errors import RealBenchError, RealBenchWarning
 from .imageio import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
+from .paths import check_name
 from .scene import TASKS, Scene, infer_task, natural_key
 
 MAX_REFS = 5
@@ -223,7 +224,7 @@ def load_folder(root: str | os.PathLike, scenes: Iterable[str] | None = None, re
         require_gt = False
     manifest_root = scene_dirs[0].parent
     tasks = _read_manifest(manifest_root)
-    by_id = {d.name: d for d in scene_dirs}
+    by_id = {check_name(d.name, "scene id", path=str(d)): d for d in scene_dirs}
     wanted = list(scenes) if scenes is not None else list(by_id)
     for scene_id in wanted:
         if scene_id not in by_id:

@@ -8,7 +8,9 @@ from typing import Sequence
 
 from .errors import RealBenchError
 from .imageio import atomic_write_bytes
+from .paths import check_name, check_out, inside
 from .records import RecordStore, read_records, record_key
+from .runlock import RunLock
 from .scene import natural_key
 from .tables import load_meta, write_summary
 
@@ -56,28 +58,39 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path, partial: bool = Fa
     if problems and not partial:
         raise RealBenchError(f"the shards do not cover the whole run: {'; '.join(problems)}. Merge every shard, "
                              "or pass --partial to merge these alone (the result says it is partial)")
+    check_out(out, "merge --out")
     if out.exists() and any(out.iterdir()):
         raise RealBenchError("merge output folder exists and is not empty", path=str(out))
     records, origin = {}, {}
     for shard in shards:
         for record in read_records(shard / "records.jsonl"):
+            check_name(record["scene"], "scene id", path=str(shard / "records.jsonl"))
+            source = inside(shard, str(record.get("image", "")), "record image")  # never a path outside the shard
+            if not source.is_file():
+                raise RealBenchError(f"the image of scene '{record['scene']}' sample {record['sample']} is missing",
+                                     path=str(source))
             key = record_key(record)
             if key in records and origin[key] != shard and records[key]["image_sha256"] != record["image_sha256"]:
                 raise RealBenchError(f"scene '{key[1]}' sample {key[2]} differs between shards {origin[key]} and "
                                      f"{shard}", path=str(shard))
             records[key], origin[key] = record, shard
-    out.mkdir(parents=True, exist_ok=True)
-    for key, record in records.items():
-        target = out / record["image"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(origin[key] / record["image"], target)
-    RecordStore(out).append(sorted(records.values(), key=record_key))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RealBenchError(f"cannot create the merge folder ({exc.strerror or exc})", path=str(out)) from None
+    with RunLock(out):
+        for key, record in records.items():
+            target = inside(out, record["image"], "record image")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(inside(origin[key], record["image"], "record image"), target)
+        RecordStore(out).append(sorted(records.values(), key=record_key))
     meta = dict(first)
     meta["shard"] = None
     meta["merged_from"] = [str(s) for s in shards]
     meta["partial"] = problems or None
     meta["metrics"] = list(dict.fromkeys(m for m in (x for meta_ in metas for x in meta_["metrics"])))
     meta["scenes"] = sorted({r["scene"] for r in records.values()}, key=natural_key)
-    atomic_write_bytes(out / "run.json", (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
-    write_summary(out)
+    with RunLock(out):
+        atomic_write_bytes(out / "run.json", (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
+        write_summary(out)
     return out

@@ -11,7 +11,11 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from .errors import RealBenchError
+from .paths import check_name
+
 RECORDS = "records.jsonl"
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def protocol_version(protocol: dict[str, Any] | None) -> int:
@@ -34,10 +38,21 @@ class RecordStore:
             out[record_key(record)] = record
         return out
 
+    def _open(self, flags: int) -> int:
+        """A descriptor of the records file that never follows a symbolic link."""
+        try:
+            return os.open(self.path, flags | NOFOLLOW, 0o666)
+        except OSError as exc:
+            if self.path.is_symlink():
+                raise RealBenchError("records.jsonl is a symbolic link; refusing to write through it",
+                                     path=str(self.path)) from None
+            raise RealBenchError(f"cannot write records ({exc.strerror or exc})", path=str(self.path)) from None
+
     def _repair_tail(self) -> None:
-        if not self.path.exists():
+        if not self.path.exists() and not self.path.is_symlink():
             return
-        with open(self.path, "rb+") as handle:
+        fd = self._open(os.O_RDWR)
+        with os.fdopen(fd, "rb+") as handle:
             data = handle.read()
             if data and not data.endswith(b"\n"):
                 handle.truncate(data.rfind(b"\n") + 1)
@@ -45,23 +60,38 @@ class RecordStore:
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         self._repair_tail()
         lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
-        with open(self.path, "a", encoding="utf-8") as handle:
+        fd = self._open(os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
 
 
+REQUIRED = {"scene": str, "sample": int}
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Complete lines of a records file; a torn last line (from a kill) is ignored."""
+    """Complete lines of a records file; a torn last line (from a kill) is ignored. A complete line
+    that is not a record (not JSON, or JSON without a scene and sample) is one clear error."""
     if not Path(path).exists():
         return []
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
-                break
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.endswith("\n"):
+                    break
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    raise RealBenchError(f"line {number} is not JSON (a realbench record per line is expected)",
+                                         path=str(path)) from None
+                if not isinstance(record, dict) or any(not isinstance(record.get(k), t) or isinstance(record.get(k), bool)
+                                                       for k, t in REQUIRED.items()):
+                    raise RealBenchError(f"line {number} is not a realbench record (it needs a scene and a sample)",
+                                         path=str(path))
+                check_name(record["scene"], f"line {number}: scene id", path=str(path))  # records are data too
+                records.append(record)
+    except UnicodeDecodeError:
+        raise RealBenchError("records file is not UTF-8 text", path=str(path)) from None
     return records

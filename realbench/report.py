@@ -26,6 +26,7 @@ from PIL import Image
 from .errors import RealBenchError
 from .formatting import format_value, rendered
 from .imageio import FOLDER_MODE, atomic_write_bytes, encode_png, read_rgb
+from .paths import check_out, inside
 from .runview import RunView, read_runs
 from .scene import natural_key
 from .tables import column, leaderboard, metric_info, scene_means
@@ -191,8 +192,16 @@ def build_report(runs: Sequence[Any], out: str | Path, by: str | None = None, da
         note = f"Scene images unavailable ({exc}); pass --data to show them."
     embed = self_contained if self_contained is not None else _estimate(views, scenes) <= SELF_CONTAINED_LIMIT
     files_dir = out.with_name(out.stem + "_files")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = None if embed else Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{files_dir.name}."))
+    if out.is_dir():
+        raise RealBenchError("report --out is a folder; give the HTML file's path", path=str(out))
+    check_out(out.parent, "report --out folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for stale in [*out.parent.glob(f".{out.name}.*.tmp"), *out.parent.glob(f".{files_dir.name}.*")]:
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+        staging = None if embed else Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{files_dir.name}."))
+    except OSError as exc:
+        raise RealBenchError(f"cannot write the report ({exc.strerror or exc})", path=str(out)) from None
     try:
         page = _page(views, records, metrics, by, higher, table, scene_ids, scenes, note, spec,
                      _Assets(embed, files_dir, staging))
@@ -208,6 +217,8 @@ def build_report(runs: Sequence[Any], out: str | Path, by: str | None = None, da
         elif files_dir.is_dir():
             shutil.rmtree(files_dir)
         atomic_write_bytes(out, page.encode())
+    except OSError as exc:
+        raise RealBenchError(f"cannot write the report ({exc.strerror or exc})", path=str(out)) from None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -271,7 +282,7 @@ def _page(views, records, metrics, by, higher, table, scene_ids, scenes, note, s
             parts.append(f"<div class='method'><b>{html.escape(view.label)}</b> "
                          f"<span class='muted'>{len(samples)} samples</span>{warning}<div class='row'>")
             for label, row in chosen:
-                path = view.path / row["image"]
+                path = inside(view.path, str(row["image"]), "record image")  # never a file outside the run
                 ranks = (f" · {int(row['correspondences'])} correspondences"
                          if "correspondences" in row and pd.notna(row["correspondences"]) else "")
                 fallback = f"<br><span class='note'>fallback: {html.escape(str(row['fallback']))}</span>" \

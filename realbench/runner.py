@@ -23,6 +23,7 @@ from .compositing import composite
 from .errors import RealBenchError
 from .imageio import atomic_write_bytes, read_rgb, write_png
 from .loading import Benchmark, load_benchmark
+from .paths import check_out, inside
 from .provenance import canonical_json, config_hash, git_hash, versions
 from .records import RecordStore
 from .scene import Scene, natural_key
@@ -65,11 +66,16 @@ def resolve_method(name: str, config: dict[str, Any] | None = None):
     """A registered method, ``module:Class``, or ``folder:PATH`` for images made elsewhere."""
     from methods import METHODS
 
+    from methods.base import Method
+
     if name.startswith("folder:"):
         from methods.folder import FolderMethod
 
         return FolderMethod({**(config or {}), "path": name[len("folder:"):]})
-    return METHODS.get(name)(config or {})
+    cls = METHODS.get(name)
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise RealBenchError(f"'{name}' is not a realbench method (a subclass of methods.base.Method)")
+    return cls(config or {})
 
 
 _METRIC_INSTANCES: dict[tuple, Any] = {}
@@ -134,22 +140,32 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
     return scorers, missing
 
 
+def _leftovers(name: str) -> bool:
+    """What a killed run may leave in a fresh folder: its lock and temp files of atomic writes."""
+    from .runlock import LOCK
+
+    return name == LOCK or (name.startswith(".") and name.endswith(".tmp"))
+
+
 def _open_run_dir(out: Path, meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Create ``out`` or check that it belongs to the same run configuration; returns the meta to
-    record and the previous one (None for a new run)."""
+    """Check that ``out`` (locked by this process) is new or belongs to the same run configuration
+    on the same data; record ``run.json``; returns the meta recorded and the previous one."""
     meta_path = out / RUN_META
     old = None
     if meta_path.exists():
-        try:
-            old = json.loads(meta_path.read_text())
-        except ValueError:
-            raise RealBenchError("run.json is corrupt; use another --out", path=str(meta_path)) from None
+        from .runview import load_meta
+
+        old = load_meta(out)
         if old.get("config_hash") != meta["config_hash"]:
             raise RealBenchError(
                 f"output folder holds a run with another configuration (config hash {old.get('config_hash')} != "
                 f"{meta['config_hash']}); use another --out",
                 path=str(out),
             )
+        old_data = (old.get("data") or {}).get("name")
+        if old_data != meta["data"]["name"]:
+            raise RealBenchError(f"output folder holds a run on other data ('{old_data}', this run: "
+                                 f"'{meta['data']['name']}'); use another --out", path=str(out))
         meta["metrics"] = list(dict.fromkeys([*old.get("metrics", []), *meta["metrics"]]))
         meta["metric_info"] = {**(old.get("metric_info") or {}), **meta["metric_info"]}
         meta["metric_protocols"] = {**(old.get("metric_protocols") or {}), **meta["metric_protocols"]}
@@ -158,11 +174,13 @@ def _open_run_dir(out: Path, meta: dict[str, Any]) -> tuple[dict[str, Any], dict
         if meta["selection"] is None:
             meta["selection"] = old.get("selection")
         meta["created"] = old.get("created", meta["created"])
-    elif out.exists() and any(out.iterdir()):
+        meta["data"]["all_scenes"] = sorted({*old["data"].get("all_scenes", []), *meta["data"]["all_scenes"]},
+                                            key=natural_key)
+    elif any(not _leftovers(p.name) for p in out.iterdir()):
         raise RealBenchError("output folder exists, is not empty and is not a realbench run", path=str(out))
-    atomic_write_bytes(meta_path, (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
-    for stale in out.rglob(".*.tmp"):  # temp files of a killed run's atomic writes
+    for stale in out.rglob(".*.tmp"):  # temp files of a killed run's atomic writes (the lock says none is live)
         stale.unlink(missing_ok=True)
+    atomic_write_bytes(meta_path, (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
     return meta, old
 
 
@@ -315,18 +333,28 @@ def evaluate(
         "metric_protocols": protocols,
         "selection": selector.protocol() if selector else None,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None, "scenes": bench.ids, "executor": executor,
-        "device": device, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions(), "git": git_hash(),
+        "device": device, "device_class": _device_class(device), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": versions(), "git": git_hash(),
     }
+    check_out(out)
+    adapter.check_inputs(bench.scenes, counts)  # e.g. every image of folder:PATH, before any write
     session = None
     if executor == "ray":  # reach the cluster before anything is written
         from .executors import connect_ray
 
         session = connect_ray(ray_address)
+    from .runlock import RunLock
+
+    lock = None
     try:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RealBenchError(f"cannot create the output folder ({exc.strerror or exc})", path=str(out)) from None
+        lock = RunLock(out).acquire()
         meta, old = _open_run_dir(out, meta)
         reselect = bool(selector and old and old.get("selection") and old["selection"] != selector.protocol())
         store = RecordStore(out)
-        plan = plan_work(bench, counts, method, out, store.load(), protocols, selector, reselect)
+        plan = plan_work(bench, counts, method, out, store.load(), protocols, selector, reselect, adapter)
         _warn_rescoring(plan, protocols, reselect)
         spec = RunSpec(method, dict(config or {}), list(scorers), dict(weights or {}), dict(metric_options or {}),
                        skip_unavailable, device, selector.options if selector else None, seed, str(out))
@@ -348,13 +376,24 @@ def evaluate(
                 for results in process_scene(work, adapter, scorers, selector, spec):
                     writer.write(work.scene, results)
         bar.close()
+        from .tables import write_summary
+
+        write_summary(out, keep=keep)
     finally:
         if session is not None:
             session.close()
-    from .tables import write_summary
-
-    write_summary(out, keep=keep)
+        if lock is not None:
+            lock.release()
     return RunResult(out, meta)
+
+
+def _device_class(device: str | None) -> str:
+    """Where methods and metrics compute: an explicit --device, else CUDA when present."""
+    if device is None:
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "gpu" if device.startswith(("cuda", "mps")) else "cpu"
 
 
 def _warn_rescoring(plan: list[SceneWork], protocols: dict[str, dict], reselect: bool) -> None:
@@ -414,29 +453,42 @@ def shard_scenes(scenes: Sequence[Scene], index: int, total: int) -> list[Scene]
     return [s for k, s in enumerate(ordered) if k % total == index - 1]
 
 
-def plan_work(bench, counts, method, out: Path, done, protocols, selector, reselect: bool = False) -> list[SceneWork]:
+def plan_work(bench, counts, method, out: Path, done, protocols, selector, reselect: bool = False,
+              adapter=None) -> list[SceneWork]:
     """Per scene: samples never made, and recorded samples that lack a metric value, hold one
     computed under another protocol (version, options, weights), or need ranking (rescored
-    from their stored image, never mixed)."""
+    from their stored image, never mixed). A sample whose inputs changed since it was recorded
+    (scene content, an external image) is refused."""
     plan = []
     for scene in bench:
         todo, rescore, images = [], [], []
         for index in range(counts[scene.id]):
             record = done.get((method, scene.id, index))
-            if record is None or not (out / record["image"]).exists():
+            if record is None or not _image_path(out, record).exists():
                 todo.append(index)
                 continue
             if record.get("scene_checksum") != scene.checksum:
                 raise RealBenchError(
                     "scene content changed since this run recorded it; use another --out", scene=scene.id,
                     path=str(out))
+            changed = adapter.changed_input(scene, index, record.get("info") or {}) if adapter is not None else None
+            if changed:
+                raise RealBenchError(f"{changed} changed since this run scored it (sample {index}); use another "
+                                     "--out to score the new version", scene=scene.id, path=str(out))
             needs_rank = selector is not None and (reselect or record.get("correspondences") is None)
             if _missing_metrics(record, protocols) or needs_rank:
                 rescore.append(record)
-                images.append(read_rgb(out / record["image"], scene.id))
+                images.append(read_rgb(_image_path(out, record), scene.id))
         if todo or rescore:
             plan.append(SceneWork(scene, todo, rescore, images, reselect))
     return plan
+
+
+def _image_path(out: Path, record: dict[str, Any]) -> Path:
+    """A record's image, which must lie inside the run folder (records are data too)."""
+    from .paths import check_out, inside
+
+    return inside(out, str(record.get("image", "")), "record image")
 
 
 def _score(scorers, scene: Scene, images: list[np.ndarray], names: Iterable[str]) -> dict[str, list]:
@@ -498,7 +550,8 @@ def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) ->
 
 
 class RecordWriter:
-    """Driver side: turns worker results into PNGs and records, atomically and in arrival order."""
+    """Driver side: turns worker results into PNGs and records, atomically and in arrival order.
+    Every file goes through ``inside``: a symbolic link planted in the run folder is refused."""
 
     def __init__(self, out: Path, store: RecordStore, context: dict[str, Any], bar):
         self.out, self.store, self.context, self.bar = out, store, context, bar
@@ -518,7 +571,7 @@ class RecordWriter:
                 continue
             image = result["image"]
             rel = Path("images") / scene.id / f"{result['sample']:03d}.png"
-            write_png(self.out / rel, image)
+            write_png(inside(self.out, rel, "image"), image)
             record = {
                 "method": ctx["method"], "scene": scene.id, "task": scene.task, "sample": result["sample"],
                 "seed": result["seed"], "config_hash": ctx["chash"], "scene_checksum": scene.checksum,

@@ -114,6 +114,15 @@ class RunView:
         return f"{self.data_name}@{self.checksum[:8]}"
 
     @property
+    def device_class(self) -> str:
+        """``gpu`` if the run (its method or its metrics) computed on an accelerator, else ``cpu``."""
+        recorded = self.meta.get("device_class")
+        if recorded:
+            return recorded
+        used = {str((r.get("info") or {}).get("device", "")) for r in self.raw}
+        return "gpu" if any(d.startswith(("cuda", "mps")) for d in used) else "cpu"
+
+    @property
     def scenes(self) -> list[str]:
         return sorted({str(r["scene"]) for r in self.raw}, key=natural_key)
 

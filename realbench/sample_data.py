@@ -274,8 +274,14 @@ def ensure_sample(root: Path | None = None) -> Path:
     root = root or sample_root()
     if (root / "manifest.json").is_file():
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    except OSError as exc:
+        from .errors import RealBenchError
+
+        raise RealBenchError(f"cannot write the built-in sample into the cache ({exc.strerror or exc}); set "
+                             "REALBENCH_CACHE to a writable folder", path=str(root.parent)) from None
     os.chmod(tmp, FOLDER_MODE)  # mkdtemp makes 0700; results are for sharing
     try:
         generate_sample(tmp)

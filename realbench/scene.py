@@ -36,6 +36,9 @@ class Scene:
     source: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        from .paths import check_name
+
+        check_name(self.id, "scene id")  # ids become folder names in every run: never a path
         object.__setattr__(self, "refs", tuple(_frozen(r) for r in self.refs))
         object.__setattr__(self, "target", _frozen(self.target))
         object.__setattr__(self, "mask", _frozen(self.mask.astype(bool)))

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 
+from .errors import RealBenchError
 from .scene import Scene
 from .settings import as_dict, parse_settings, setting
 
@@ -104,8 +105,13 @@ class CorrespondenceScorer:
             chosen = self.options["device"] or self.device
             device = torch.device(chosen or ("cuda" if torch.cuda.is_available() else "cpu"))
             model = LoFTR(pretrained=None)
-            state = torch.load(self._loftr_weights.path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state.get("state_dict", state))
+            try:  # weights_only: a checkpoint that needs unpickling of anything but tensors is refused
+                state = torch.load(self._loftr_weights.path, map_location="cpu", weights_only=True)
+                model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+            except Exception as exc:
+                first = (str(exc).splitlines() or [""])[0][:200]
+                raise RealBenchError(f"cannot load the LoFTR weights as a plain state dict ({type(exc).__name__}: "
+                                     f"{first})", path=str(self._loftr_weights.path)) from None
             self._loftr = (model.eval().to(device), device)
         return self._loftr
 

@@ -191,6 +191,7 @@ def _rows(view: RunView, per_scene: pd.DataFrame, metrics: Sequence[str], ci: bo
         row["notes"] = f"fallback on {fell} of {len(part)} scenes" if fell else ""
         row[UNAVAILABLE] = ",".join(unavailable)
         row[PROTOCOLS] = format_protocols({m: versions[m] for m in metrics if m in versions})
+        row["device"] = view.device_class
         row["config_hash"] = view.config_hash
         row["source"] = "measured"
         rows.append(row)
@@ -298,7 +299,11 @@ def _key_column(table: pd.DataFrame) -> str:
 
 def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float] | None = None,
           atol: dict[str, float] | None = None) -> CheckResult:
-    """Compare runs' leaderboard rows against a committed baseline table, metric by metric."""
+    """Compare runs' leaderboard rows against a committed baseline table, metric by metric.
+
+    Default tolerances come from each metric's metadata: ``default_atol`` when both the run and
+    the baseline computed on the CPU (bit-reproducible), the looser ``gpu_atol`` when either used a
+    GPU; ``atol``/``rtol`` override them per metric."""
     if isinstance(runs, (str, Path)) or hasattr(runs, "run_dir"):
         runs = [runs]
     rtol, atol = dict(rtol or {}), dict(atol or {})
@@ -322,6 +327,8 @@ def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float
         return CheckResult(False, pd.DataFrame(), changes)
     infos = {metric_of(c): metric_info(metric_of(c), views[0]) for c in metric_columns}
     diffs = []
+    on_gpu = "gpu" in {str(r.get("device")) for r in actual_rows.values()} | set(
+        expected["device"].astype(str) if "device" in expected else [])
     for row in expected.to_dict("records"):
         row_key = (row[key], row["split"])
         got = actual_rows.get(row_key)
@@ -334,7 +341,8 @@ def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float
                           "run value": got["scenes"], "diff": "", "tolerance": "exact", "ok": False})
         for col in metric_columns:
             name = metric_of(col)
-            a, r = atol.get(name, infos[name].get("default_atol", 1e-4)), rtol.get(name, 0.0)
+            default = infos[name].get("gpu_atol", 5e-3) if on_gpu else infos[name].get("default_atol", 1e-4)
+            a, r = atol.get(name, default), rtol.get(name, 0.0)
             base_value, run_value = float(row[col]), float(got[col])
             ok = _close(run_value, base_value, r, a)
             diff = run_value - base_value if np.isfinite(run_value) and np.isfinite(base_value) else float("nan")

@@ -134,7 +134,8 @@ def test_training_resumes_from_a_checkpoint_to_the_same_lora(tiny_sd, sample_ben
     monkeypatch.setattr(realfill_module, "step_loss", failing_loss)
     with pytest.raises(KeyboardInterrupt):
         RealFill(config).prepare(scene, tmp_path / "resumed")
-    assert list((tmp_path / "resumed").glob("checkpoint-*/state.pt"))
+    assert list((tmp_path / "resumed").glob("checkpoint-*/state.safetensors"))  # no pickle in a run folder
+    assert list((tmp_path / "resumed").glob("checkpoint-*/state.json"))
     monkeypatch.setattr(realfill_module, "step_loss", real_loss)
     RealFill(config).prepare(scene, tmp_path / "resumed")
     assert not list((tmp_path / "resumed").glob("checkpoint-*"))

@@ -1,0 +1,81 @@
+"""Names that come from data (scene ids, record image paths) made safe to use as paths and to
+print: one path component, no separators or ``..``, no control characters; a path inside an
+output folder is proven to stay inside it (resolved), and no symbolic link inside the folder is
+followed when writing.
+"""
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path, PurePosixPath
+
+from .errors import RealBenchError
+
+MAX_NAME = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with control and bidi characters escaped (``\\n``, ``\\x1b``), safe for a terminal."""
+    value = str(text)
+    if not _CONTROL.search(value):
+        return value
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), value)
+
+
+def check_name(name: object, what: str, path: str | None = None) -> str:
+    """``name`` if it can be one folder or file name, else one clear error."""
+    if not isinstance(name, str) or not name:
+        raise RealBenchError(f"{what} must be a non-empty text, got {printable(repr(name))}", path=path)
+    problem = None
+    if len(name) > MAX_NAME:
+        problem = f"longer than {MAX_NAME} characters"
+    elif name in (".", ".."):
+        problem = "'.' and '..' are not names"
+    elif "/" in name or "\\" in name:
+        problem = "it contains a path separator"
+    elif any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        problem = "it contains control characters"
+    elif name != name.strip():
+        problem = "it starts or ends with white space"
+    if problem:
+        raise RealBenchError(f"{what} '{printable(name)}' cannot be used as a file name: {problem}", path=path)
+    return name
+
+
+def inside(root: Path, rel: str | os.PathLike, what: str = "path") -> Path:
+    """``root / rel`` for writing: ``rel`` is relative and plain, the result stays inside ``root``
+    once resolved, and no existing component below ``root`` is a symbolic link."""
+    rel_path = PurePosixPath(str(rel).replace(os.sep, "/"))
+    if rel_path.is_absolute() or any(part in ("", ".", "..") for part in rel_path.parts):
+        raise RealBenchError(f"{what} '{printable(rel)}' is not a plain relative path", path=str(root))
+    root = Path(root)
+    current = root
+    for part in rel_path.parts:
+        current = current / part
+        if current.is_symlink():
+            raise RealBenchError(f"{what} '{printable(rel)}' goes through a symbolic link inside the folder; refusing "
+                                 "to write through it", path=str(current))
+    resolved_root = root.resolve()
+    target = (resolved_root / Path(*rel_path.parts)).resolve()
+    if target != resolved_root and resolved_root not in target.parents:
+        raise RealBenchError(f"{what} '{printable(rel)}' leads outside its folder", path=str(root))
+    return root / Path(*rel_path.parts)
+
+
+def check_out(out: Path, what: str = "--out") -> None:
+    """``out`` can become a folder written by this process: not a file, not under a file, in a
+    writable place. Checked before anything is written."""
+    if out.exists() and not out.is_dir():
+        raise RealBenchError(f"{what} is a file, not a folder", path=str(out))
+    ancestor = out
+    while not ancestor.exists():
+        if ancestor.is_symlink():
+            raise RealBenchError(f"{what} goes through a broken symbolic link", path=str(ancestor))
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise RealBenchError(f"{what} lies under a file ({ancestor})", path=str(out))
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise RealBenchError(f"cannot write here ({'folder' if ancestor == out else 'parent'} {ancestor} is not "
+                             "writable)", path=str(out))
