@@ -2,7 +2,7 @@
 deterministic in the seed (imported by Ray workers as ``cpu_burn:Burn``)."""
 import numpy as np
 
-from methods.base import Method, MethodInfo, Output
+from realbench.methods.base import Method, MethodInfo, Output
 
 
 class Burn(Method):

@@ -25,9 +25,8 @@ def build_weights(root: Path) -> None:
     """Full-size random stand-ins where the resolver looks: the real architectures, timed as is."""
     import open_clip
     import torch
-    from transformers import ViTConfig, ViTModel
-
     from replicas import alexnet_file
+    from transformers import ViTConfig, ViTModel
 
     alexnet_file(root)
     torch.manual_seed(0)
@@ -53,7 +52,7 @@ def scene_and_samples(n: int):
     target[mask] = 255
     scene = Scene("bench", "outpaint", (gt,), target, mask, gt)
     samples = []
-    for k in range(n):
+    for _k in range(n):
         image = gt.copy()
         noise = rng.normal(0, 30, gt.shape)
         image[mask] = np.clip(gt + noise, 0, 255).astype(np.uint8)[mask]
@@ -67,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from metrics import METRICS
+    from realbench.metrics import METRICS
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}")
     with tempfile.TemporaryDirectory() as tmp:

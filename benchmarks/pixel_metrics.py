@@ -12,8 +12,8 @@ import time
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from metrics.psnr import masked_psnr
-from metrics.ssim import masked_ssim
+from realbench.metrics.psnr import masked_psnr
+from realbench.metrics.ssim import masked_ssim
 
 
 def timeit(fn, repeat: int = 10) -> float:

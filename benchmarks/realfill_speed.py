@@ -62,7 +62,7 @@ def flop_budget(batch: int, resolution: int) -> dict[str, float]:
     from peft import LoraConfig, get_peft_model
     from torch.utils.flop_counter import FlopCounterMode
 
-    from methods.realfill import RealFill
+    from realbench.methods.realfill import RealFill
 
     cfg = RealFill.default_config["train"]
     lora = {"r": cfg["lora_rank"], "lora_alpha": cfg["lora_alpha"], "lora_dropout": 0.0}
@@ -92,7 +92,7 @@ def bare_unet_step(method, batch: int, resolution: int, repeats: int = 3) -> flo
     """Forward+backward of the LoRA-wrapped UNet alone on a batch of the same shape."""
     import torch
 
-    unet, _ = method._wrap_lora(*method._fresh_models())
+    unet = method._wrap_lora(method._fresh_models())["unet"]
     unet.train()
     device = method._load_base()["device"]
     latent = resolution // 8
@@ -133,7 +133,7 @@ def run(size: str, batch: int, resolution: int, steps: int) -> None:
     import torch
     from tiny_diffusion import save_tiny_sd_inpainting
 
-    from methods.realfill import RealFill
+    from realbench.methods.realfill import RealFill
     from realbench.scene import Scene
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -86,7 +86,7 @@ def community_masks(module, folder: Path, tokenizer, resolution: int, count: int
 
 
 def realbench_masks(scene, resolution: int, count: int, seed: int) -> dict:
-    from methods.realfill_data import RealFillBatches
+    from realbench.methods.realfill_data import RealFillBatches
 
     class Recording(RealFillBatches):  # remembers which image each example came from
         def _next_index(self) -> int:
@@ -107,7 +107,7 @@ def realbench_masks(scene, resolution: int, count: int, seed: int) -> dict:
 
 
 def _realfill_defaults() -> dict:
-    from methods.realfill import RealFill
+    from realbench.methods.realfill import RealFill
 
     return RealFill.default_config["train"]
 
@@ -267,18 +267,17 @@ def realbench_first_step_loss(model: Path, first: dict) -> tuple[float, dict]:
     is zero, so both models are the base model and the two losses must agree to rounding."""
     import torch
 
-    from methods.realfill import RealFill
-    from methods.realfill_data import step_loss
+    from realbench.methods.realfill import RealFill
+    from realbench.methods.realfill_data import step_loss
 
     method = RealFill({"model": str(model)})
     base = method._load_base()
-    unet, text_encoder = method._wrap_lora(*method._fresh_models())
-    tokenizer = base["tokenizer"]
-    prompt_ids = tokenizer([method.config["prompt"], ""], padding="max_length", truncation=True,
-                           max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+    backbone, models = base["backbone"], method._wrap_lora(method._fresh_models())
+    text_encoders = {name: m for name, m in models.items() if name != "unet"}
+    prompt_ids = backbone.tokenize(base["tokenizers"], [method.config["prompt"], ""])
     index = []
     for row in first["input_ids"]:
-        matches = [i for i in range(2) if torch.equal(row, prompt_ids[i])]
+        matches = [i for i in range(2) if torch.equal(row.to(prompt_ids[0].device), prompt_ids[0][i])]
         if not matches:
             raise SystemExit("error: the script tokenised a prompt that is neither ours nor empty")
         index.append(matches[0])
@@ -286,22 +285,24 @@ def realbench_first_step_loss(model: Path, first: dict) -> tuple[float, dict]:
     images, masked = first["vae_in"]
     masks, weightings = first["interpolate"][:2]
     latents, conditioning = (z * scale for z in first["vae_out"][:2])
+    size = tuple(images.shape[2:])
     with torch.no_grad():
-        loss = step_loss(unet, text_encoder, base["noise_scheduler"], prompt_ids, torch.tensor(index), latents,
-                         conditioning, masks, weightings, first["noise"], first["timesteps"], torch.float32)
+        loss = step_loss(models["unet"], lambda rows: backbone.encode(text_encoders, prompt_ids, rows, size),
+                         base["noise_scheduler"], torch.tensor(index), latents, conditioning, masks, weightings,
+                         first["noise"], first["timesteps"], torch.float32)
     checks = {"masked image = image * (mask < 0.5)": float((masked - images * (masks < 0.5)).abs().max()),
               "prompts dropped in the batch": sum(index)}
     return float(loss), checks
 
 
 def realbench_train(model: Path, scene, work: Path, resolution: int, batch: int, steps: int, seed: int) -> dict:
-    from methods.realfill import RealFill
+    from realbench.methods.realfill import RealFill
 
     method = RealFill({"model": str(model), "train": {"steps": steps, "batch_size": batch, "resolution": resolution,
                                                       "seed": seed, "checkpoint_every": 10 ** 9}})
-    unet, text_encoder = method._wrap_lora(*method._fresh_models())
-    counts = {"unet": trainable(unet), "text_encoder": trainable(text_encoder)}
-    del unet, text_encoder
+    models = method._wrap_lora(method._fresh_models())
+    counts = {name: trainable(model) for name, model in models.items()}
+    del models
     method.prepare(scene, work)
     info = json.loads(next(work.glob("lora-*/train.json")).read_text())
     result = {"losses": np.array(info["losses"]), "step_seconds": np.array(info["step_seconds"]),
@@ -309,7 +310,8 @@ def realbench_train(model: Path, scene, work: Path, resolution: int, batch: int,
     return result
 
 
-def train_rows(ours: dict, theirs: dict, bare: float, first_loss: tuple[float, dict]) -> list[tuple[str, str, str, str]]:
+def train_rows(ours: dict, theirs: dict, bare: float,
+               first_loss: tuple[float, dict]) -> list[tuple[str, str, str, str]]:
     from scipy.stats import ttest_ind
 
     rows = []

@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=16)
     args = parser.parse_args()
     from conftest import photo  # smooth random photos
+
     from realbench import evaluate
     from realbench.report import build_report
 
@@ -53,7 +54,7 @@ def main() -> None:
                     noisy = np.clip(base + rng.normal(0, 10 + 5 * m, base.shape), 0, 255).astype(np.uint8)
                     Image.fromarray(noisy).save(outputs / f"scene{s:02d}" / f"{k:02d}.png", compress_level=1)
             runs.append(evaluate(f"folder:{outputs}", str(root / "data"), out=root / f"run{m}", progress=False,
-                                 config={"composite": True}).run_dir)
+                                 method_config={"composite": True}).run_dir)
         print(f"prepared {args.scenes} scenes x {args.methods} methods x {args.samples} samples "
               f"in {time.perf_counter() - start:.0f} s")
         start = time.perf_counter()

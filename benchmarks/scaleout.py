@@ -34,7 +34,7 @@ def main() -> None:
     from realbench import evaluate, load_benchmark
 
     bench = load_benchmark("sample")
-    common = dict(samples=4, config={"iterations": args.iterations}, progress=False)
+    common = dict(samples=4, method_config={"iterations": args.iterations}, progress=False)
     times = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -62,7 +62,8 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}; 6 scenes x 4 samples, {args.iterations} iterations per sample")
     ray1, local = times["ray, 1 worker(s) (incl. start-up)"], times["local executor"]
     for name, seconds in times.items():
-        print(f"{name:54s} {seconds:7.1f} s   vs 1 Ray worker {ray1 / seconds:4.2f}x   vs local {local / seconds:4.2f}x")
+        print(f"{name:54s} {seconds:7.1f} s   vs 1 Ray worker {ray1 / seconds:4.2f}x   "
+              f"vs local {local / seconds:4.2f}x")
     print(f"records identical across executors: {same}")
 
 

@@ -1,14 +1,5 @@
-"""Method adapters, one file each, registered lazily by name."""
-from realbench.registry import Registry
-
-from .base import Method, MethodInfo, Output
-
-METHODS = Registry("method")
-METHODS.add_lazy("oracle", "methods.oracle:Oracle")
-METHODS.add_lazy("telea", "methods.telea:Telea")
-METHODS.add_lazy("homography-warp", "methods.homography_warp:HomographyWarp")
-METHODS.add_lazy("realfill", "methods.realfill:RealFill")
-METHODS.add_lazy("sd-inpaint", "methods.sd_inpaint:SDInpaint")
-METHODS.add_lazy("paint-by-example", "methods.paint_by_example:PaintByExample")
+"""Method adapters, one file each. A module registers its class with ``@METHODS.register("name")``;
+the registry finds the modules of this package on first use, so a new method is one new file."""
+from .base import METHODS, Method, MethodInfo, Output
 
 __all__ = ["METHODS", "Method", "MethodInfo", "Output"]

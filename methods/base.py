@@ -7,14 +7,18 @@ known pixels into the scores.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
+from realbench.registry import Registry
 from realbench.scene import Scene
 from realbench.settings import as_dict, parse_settings, setting, settings_from_defaults
+
+METHODS = Registry("method", package="realbench.methods")
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,11 @@ class Method:
         """What changed in sample ``index``'s inputs since its record was made (None: nothing)."""
         return None
 
-    def sample_count(self, scene: Scene, requested: int | None) -> int:
-        """Samples for a scene: as asked, else 64 (RealFill's count) if stochastic, else 1."""
+    def sample_count(self, scene: Scene, requested: int | None, default: int = 1) -> int:
+        """Samples for a scene: as asked, else the benchmark's count (``default``) if stochastic, else 1."""
         if requested is not None:
             return requested
-        return 64 if self.info.stochastic else 1
+        return default if self.info.stochastic else 1
 
     def seed_for(self, base_seed: int, index: int) -> int:
         """Seed of sample ``index``: ``base_seed + index``, recorded with the sample."""

@@ -2,12 +2,12 @@
 per-sample generators, and the conversions between realbench arrays and pipeline inputs."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-
-from dataclasses import dataclass
 
 from realbench.errors import RealBenchError
 from realbench.settings import Number, setting
@@ -18,7 +18,8 @@ from .base import Method
 SD2_INPAINTING = "stabilityai/stable-diffusion-2-inpainting"
 PAINT_BY_EXAMPLE = "Fantasy-Studio/Paint-by-Example"
 
-register_weights(diffusers_model(SD2_INPAINTING, "Stable Diffusion 2 inpainting (RealFill's base, SD-inpaint baseline)"))
+register_weights(diffusers_model(SD2_INPAINTING,
+                                 "Stable Diffusion 2 inpainting (RealFill's base, SD-inpaint baseline)"))
 register_weights(diffusers_model(PAINT_BY_EXAMPLE, "Paint-by-Example"))
 
 

@@ -7,15 +7,13 @@ scored as it is, unless you ask otherwise).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from realbench.errors import RealBenchError
 from realbench.imageio import image_size, list_images, read_rgb
-
-from dataclasses import dataclass
-
 from realbench.settings import setting
 
 from .base import Method, MethodInfo, Output
@@ -81,7 +79,7 @@ class FolderMethod(Method):
             return f"the image {path}"
         return None
 
-    def sample_count(self, scene, requested: int | None) -> int:
+    def sample_count(self, scene, requested: int | None, default: int = 1) -> int:
         available = len(self.files(scene.id))
         if requested is None:
             return available

@@ -17,7 +17,7 @@ import numpy as np
 
 from realbench.settings import Number, setting
 
-from .base import Method, MethodInfo, Output
+from .base import METHODS, Method, MethodInfo, Output
 
 
 @dataclass
@@ -50,6 +50,7 @@ class HomographySettings:
     feather: int = setting(2, min=0, help="pixels over which the output is blended into the known region")
 
 
+@METHODS.register("homography-warp")
 class HomographyWarp(Method):
     info = MethodInfo("homography-warp", stochastic=False,
                       description="SIFT + RANSAC homography warp of each reference, colour-fitted and fused")
@@ -103,7 +104,8 @@ class HomographyWarp(Method):
         else:
             ring_error = float(np.abs(aligned[overlap] - target[overlap].astype(np.float32)).mean())
         if ring_error > float(cfg["max_ring_error"]):
-            return None, f"disagrees with the known ring around the hole (error {ring_error:.1f} > {cfg['max_ring_error']})"
+            return None, ("disagrees with the known ring around the hole "
+                          f"(error {ring_error:.1f} > {cfg['max_ring_error']})")
         return Warp(index, aligned, valid, inliers, ring_error), "ok"
 
     def fill(self, scene) -> tuple[np.ndarray, dict]:

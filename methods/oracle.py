@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from realbench.errors import RealBenchError
 
-from .base import Method, MethodInfo, Output
+from .base import METHODS, Method, MethodInfo, Output
 
 
+@METHODS.register("oracle")
 class Oracle(Method):
     info = MethodInfo("oracle", stochastic=False, description="the ground truth itself (sanity check)")
 

@@ -10,17 +10,25 @@ The safety checker is disabled (it would replace flagged samples with black imag
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from dataclasses import dataclass
-
 from realbench.settings import Number, setting
 
-from .base import MethodInfo, Output
-from .diffusion import (PAINT_BY_EXAMPLE, PipelineMethod, PipelineSettings, dtype_of, from_pipeline, generators,
-                        load_scheduler, pipeline_inputs, to_pil)
+from .base import METHODS, MethodInfo, Output
+from .diffusion import (
+    PAINT_BY_EXAMPLE,
+    PipelineMethod,
+    PipelineSettings,
+    dtype_of,
+    from_pipeline,
+    generators,
+    load_scheduler,
+    pipeline_inputs,
+    to_pil,
+)
 
 
 def _import(*candidates: str, attr: str):
@@ -50,6 +58,7 @@ def image_encoder_class():
                    "diffusers.pipelines.paint_by_example", attr="PaintByExampleImageEncoder")
 
 
+@METHODS.register("paint-by-example")
 class PaintByExample(PipelineMethod):
     info = MethodInfo("paint-by-example", stochastic=True, needs_weights=True,
                       description="Paint-by-Example with one reference per sample (drawn by the seed)")

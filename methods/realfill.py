@@ -1,10 +1,13 @@
 """``realfill``: RealFill (Tang et al., SIGGRAPH 2024) on diffusers + peft, defaults = the paper.
 
-prepare(scene): fine-tune LoRA adapters (rank 8) of Stable Diffusion 2 inpainting's UNet
-attention projections and text encoder q/k/v on the scene's references and target (see
+prepare(scene): fine-tune LoRA adapters (rank 8) of the inpainting model's UNet attention
+projections and text encoder q/k/v on the scene's references and target (see
 ``realfill_data.py`` for masking and loss), saving them per scene under the run folder (peft
 format, safetensors) keyed by the training-config hash and the scene checksum, with periodic
-resumable checkpoints. generate(scene, seeds): DDPM sampling, 200 steps, guidance 1, the
+resumable checkpoints. The base model is Stable Diffusion 2 inpainting, as in the paper; what
+differs between base models (their parts, prompt conditioning, pipeline) is a backbone
+(``backbones/``), picked from the model's ``model_index.json``: SDXL inpainting works too.
+generate(scene, seeds): DDPM sampling, 200 steps, guidance 1, the
 target and its (dilated) mask as conditioning at the working resolution (the training resolution,
 512, on the shorter side: a 1024 px scene is generated at 512 and resized back), one generator per
 seed; the runner then
@@ -14,23 +17,35 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
-
-import numpy as np
+from typing import Any
 
 from realbench.errors import RealBenchError
 from realbench.provenance import config_hash
 from realbench.settings import Number, nested, setting
 
-from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, check_dtype, dtype_of, from_pipeline, generators,
-                        pick_device, pick_dtype, pipeline_inputs)
+from .backbones import backbone_for
+from .base import METHODS, MethodInfo, Output
+from .diffusion import (
+    SD2_INPAINTING,
+    PipelineMethod,
+    check_dtype,
+    dtype_of,
+    from_pipeline,
+    generators,
+    pick_device,
+    pick_dtype,
+    pipeline_inputs,
+)
 from .realfill_data import RealFillBatches, step_loss
 from .training_state import load_state, save_state
+
+log = logging.getLogger(__name__)
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
 
@@ -70,7 +85,7 @@ class SampleSettings:
     scheduler: str = setting("ddpm", choices=tuple(SCHEDULERS), help="sampler")
     dtype: str = setting("fp16", help="precision on GPUs (fp16, bf16, fp32); the CPU computes in float32")
     # None: the training resolution (the LoRA learned 512 px crops), on the shorter side
-    resolution: Optional[int] = setting(None, min=8, multiple_of=8,
+    resolution: int | None = setting(None, min=8, multiple_of=8,
                                         help="working resolution (shorter side); default: train.resolution")
 
 
@@ -84,9 +99,11 @@ class RealFillSettings:
     sample: SampleSettings = nested(SampleSettings)
 
 
+@METHODS.register("realfill")
 class RealFill(PipelineMethod):
     info = MethodInfo("realfill", stochastic=True, needs_weights=True,
-                      description="RealFill: LoRA fine-tune of SD2 inpainting per scene, then DDPM sampling")
+                      description="RealFill: LoRA fine-tune of an inpainting model (SD2 by default) per scene, "
+                                  "then DDPM sampling")
     Settings = RealFillSettings
 
     def __init__(self, config=None):
@@ -101,33 +118,18 @@ class RealFill(PipelineMethod):
 
     # ------------------------------------------------------------------ loading
     def _load_base(self) -> dict[str, Any]:
-        """Frozen parts shared by all scenes: tokenizer, VAE, scheduler config."""
+        """Frozen parts shared by all scenes (VAE, tokenizers, noise schedule) and the backbone."""
         if self._base is None:
-            import torch
-            from diffusers import AutoencoderKL, DDPMScheduler
-            from transformers import CLIPTokenizer
-
             device = pick_device(self.device or self.config["device"])
-            path = str(self.model_path)
-            vae = AutoencoderKL.from_pretrained(path, subfolder="vae").to(device).eval().requires_grad_(False)
-            self._base = {
-                "device": device, "vae": vae,
-                "tokenizer": CLIPTokenizer.from_pretrained(path, subfolder="tokenizer"),
-                "noise_scheduler": DDPMScheduler.from_pretrained(path, subfolder="scheduler"),
-                "dtype": torch.float32,
-            }
+            backbone = backbone_for(self.model_path, device)
+            self._base = {"device": device, "backbone": backbone, **backbone.load_frozen()}
         return self._base
 
-    def _fresh_models(self):
-        from diffusers import UNet2DConditionModel
-        from transformers import CLIPTextModel
+    def _fresh_models(self) -> dict[str, Any]:
+        """The models LoRA adapts, freshly loaded: ``unet`` and the text encoder(s)."""
+        return self._load_base()["backbone"].load_trainable()
 
-        path, device = str(self.model_path), self._load_base()["device"]
-        unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet").to(device)
-        text_encoder = CLIPTextModel.from_pretrained(path, subfolder="text_encoder").to(device)
-        return unet, text_encoder
-
-    def _wrap_lora(self, unet, text_encoder):
+    def _wrap_lora(self, models: dict[str, Any]) -> dict[str, Any]:
         import torch
         from peft import LoraConfig, get_peft_model
 
@@ -135,9 +137,9 @@ class RealFill(PipelineMethod):
         torch.manual_seed(int(cfg["seed"]))  # LoRA initialisation
         common = dict(r=int(cfg["lora_rank"]), lora_alpha=int(cfg["lora_alpha"]),
                       lora_dropout=float(cfg["lora_dropout"]), bias="none")
-        unet = get_peft_model(unet, LoraConfig(target_modules=list(cfg["unet_targets"]), **common))
-        text_encoder = get_peft_model(text_encoder, LoraConfig(target_modules=list(cfg["text_targets"]), **common))
-        return unet, text_encoder
+        targets = self._load_base()["backbone"].lora_targets(cfg["unet_targets"], cfg["text_targets"])
+        return {name: get_peft_model(model, LoraConfig(target_modules=targets[name], **common))
+                for name, model in models.items()}
 
     def lora_key(self, scene) -> str:
         return config_hash({"model": self.model_id, "prompt": self.config["prompt"], "train": self.config["train"],
@@ -145,36 +147,35 @@ class RealFill(PipelineMethod):
 
     # ------------------------------------------------------------------ prepare = fit
     def prepare(self, scene, workdir: Path) -> None:
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
-
         self.release()
         workdir = Path(workdir)
         key = self.lora_key(scene)
         lora_dir = workdir / f"lora-{key}"
-        unet, text_encoder = self._wrap_lora(*self._fresh_models())
+        models = self._wrap_lora(self._fresh_models())
         if (lora_dir / "train.json").is_file():
-            for name, model in (("unet", unet), ("text_encoder", text_encoder)):
-                set_peft_model_state_dict(model, load_file(str(lora_dir / name / "adapter_model.safetensors")))
+            self._load_adapters(lora_dir, models)
         else:
-            self.train(scene, unet, text_encoder, lora_dir, workdir / f"checkpoint-{key}")
+            self.train(scene, models, lora_dir, workdir / f"checkpoint-{key}")
         self._lora_id = f"lora-{key}"
-        self._pipe = self._pipeline(unet, text_encoder)
+        self._pipe = self._pipeline(models)
 
-    def train(self, scene, unet, text_encoder, lora_dir: Path, ckpt_dir: Path) -> list[float]:
+    def train(self, scene, models: dict[str, Any], lora_dir: Path, ckpt_dir: Path) -> list[float]:
         """The RealFill fine-tune; resumes from ``ckpt_dir`` if a checkpoint is there."""
         import torch
         from diffusers.optimization import get_scheduler
         from tqdm.auto import tqdm
 
         cfg, base = self.config["train"], self._load_base()
-        device, vae, noise_scheduler = base["device"], base["vae"], base["noise_scheduler"]
+        device, vae, noise_scheduler, backbone = base["device"], base["vae"], base["noise_scheduler"], base["backbone"]
+        unet = models["unet"]
+        text_encoders = {name: model for name, model in models.items() if name != "unet"}
         mixed = pick_dtype(cfg["mixed_precision"], device)
         if cfg["gradient_checkpointing"]:
             unet.base_model.model.enable_gradient_checkpointing()
-            text_encoder.base_model.model.gradient_checkpointing_enable()
+            for model in text_encoders.values():
+                model.base_model.model.gradient_checkpointing_enable()
         params = {"unet": [p for p in unet.parameters() if p.requires_grad],
-                  "text": [p for p in text_encoder.parameters() if p.requires_grad]}
+                  "text": [p for m in text_encoders.values() for p in m.parameters() if p.requires_grad]}
         optimizer = torch.optim.AdamW(
             [{"params": params["unet"], "lr": float(cfg["unet_lr"])},
              {"params": params["text"], "lr": float(cfg["text_encoder_lr"])}],
@@ -186,16 +187,18 @@ class RealFill(PipelineMethod):
                                   float(cfg["complement_prob"]), float(cfg["prompt_dropout"]),
                                   int(cfg["max_rectangles"]))
         noise_gen = torch.Generator(device=device).manual_seed(int(cfg["seed"]) + 1)
-        tokenizer = base["tokenizer"]
-        prompt_ids = tokenizer([self.config["prompt"], ""], padding="max_length", truncation=True,
-                               max_length=tokenizer.model_max_length, return_tensors="pt").input_ids.to(device)
+        prompt_ids = backbone.tokenize(base["tokenizers"], [self.config["prompt"], ""])
+        crop = (int(cfg["resolution"]), int(cfg["resolution"]))
+
+        def encode(rows: list[int]):
+            return backbone.encode(text_encoders, prompt_ids, rows, crop)
+
         scale = vae.config.scaling_factor
         step, losses, step_seconds, started = 0, [], [], time.time()
         if (ckpt_dir / "state.json").is_file():
-            step, losses = self._load_checkpoint(ckpt_dir, unet, text_encoder, optimizer, lr_schedule, scaler,
-                                                 batches, noise_gen)
-        unet.train()
-        text_encoder.train()
+            step, losses = self._load_checkpoint(ckpt_dir, models, optimizer, lr_schedule, scaler, batches, noise_gen)
+        for model in models.values():
+            model.train()
         total = int(cfg["steps"])
         bar = tqdm(total=total, initial=step, desc=f"realfill fit {scene.id}", unit="step", leave=False)
         while step < total:
@@ -210,8 +213,8 @@ class RealFill(PipelineMethod):
             noise = torch.randn(latents.shape, generator=noise_gen, device=device)
             timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
                                       generator=noise_gen, device=device)
-            loss = step_loss(unet, text_encoder, noise_scheduler, prompt_ids, batch.prompt_index, latents,
-                             conditioning, batch.masks, batch.weightings, noise, timesteps, mixed)
+            loss = step_loss(unet, encode, noise_scheduler, batch.prompt_index, latents, conditioning, batch.masks,
+                             batch.weightings, noise, timesteps, mixed)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(params["unet"] + params["text"], float(cfg["max_grad_norm"]))
@@ -225,16 +228,18 @@ class RealFill(PipelineMethod):
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             if step % int(cfg["checkpoint_every"]) == 0 and step < total:
-                self._save_checkpoint(ckpt_dir, step, losses, unet, text_encoder, optimizer, lr_schedule, scaler,
-                                      batches, noise_gen)
+                self._save_checkpoint(ckpt_dir, step, losses, models, optimizer, lr_schedule, scaler, batches,
+                                      noise_gen)
         bar.close()
-        self._save_lora(lora_dir, unet, text_encoder, {"steps": step, "losses": losses, "step_seconds": step_seconds,
-                                                        "seconds": time.time() - started, "train": cfg,
-                                                        "model": self.model_id, "device": str(device),
-                                                        "compute_dtype": str(mixed).removeprefix("torch.")})
+        self._save_lora(lora_dir, models, {"steps": step, "losses": losses, "step_seconds": step_seconds,
+                                           "seconds": time.time() - started, "train": cfg, "model": self.model_id,
+                                           "backbone": backbone.name, "device": str(device),
+                                           "compute_dtype": str(mixed).removeprefix("torch.")})
         shutil.rmtree(ckpt_dir, ignore_errors=True)
-        unet.eval()
-        text_encoder.eval()
+        log.info("realfill: fitted scene %s in %d steps (%.0f s, last loss %.4f)", scene.id, step,
+                 time.time() - started, losses[-1] if losses else float("nan"))
+        for model in models.values():
+            model.eval()
         return losses
 
     # ------------------------------------------------------------------ persistence
@@ -251,21 +256,30 @@ class RealFill(PipelineMethod):
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)
 
-    def _save_lora(self, lora_dir: Path, unet, text_encoder, info: dict) -> None:
+    @staticmethod
+    def _load_adapters(folder: Path, models: dict[str, Any]) -> None:
+        """Each model's LoRA weights from ``folder/<model>/`` (peft format, safetensors)."""
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        for name, model in models.items():
+            set_peft_model_state_dict(model, load_file(str(folder / name / "adapter_model.safetensors")))
+
+    def _save_lora(self, lora_dir: Path, models: dict[str, Any], info: dict) -> None:
         def write(tmp: Path) -> None:
-            unet.save_pretrained(str(tmp / "unet"))
-            text_encoder.save_pretrained(str(tmp / "text_encoder"))
+            for name, model in models.items():
+                model.save_pretrained(str(tmp / name))
             (tmp / "train.json").write_text(json.dumps(info, indent=1, default=str))
 
         self._atomic_dir(lora_dir, write)
 
-    def _save_checkpoint(self, ckpt_dir, step, losses, unet, text_encoder, optimizer, lr_schedule, scaler, batches,
+    def _save_checkpoint(self, ckpt_dir, step, losses, models, optimizer, lr_schedule, scaler, batches,
                          noise_gen) -> None:
         import torch
 
         def write(tmp: Path) -> None:
-            unet.save_pretrained(str(tmp / "unet"))
-            text_encoder.save_pretrained(str(tmp / "text_encoder"))
+            for name, model in models.items():
+                model.save_pretrained(str(tmp / name))
             save_state(tmp, {"step": step, "losses": losses, "optimizer": optimizer.state_dict(),
                              "lr_schedule": lr_schedule.state_dict(), "scaler": scaler.state_dict(),
                              "batches": batches.state(), "noise_gen": noise_gen.get_state(),
@@ -274,13 +288,10 @@ class RealFill(PipelineMethod):
 
         self._atomic_dir(ckpt_dir, write)
 
-    def _load_checkpoint(self, ckpt_dir, unet, text_encoder, optimizer, lr_schedule, scaler, batches, noise_gen):
+    def _load_checkpoint(self, ckpt_dir, models, optimizer, lr_schedule, scaler, batches, noise_gen):
         import torch
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
 
-        for name, model in (("unet", unet), ("text_encoder", text_encoder)):
-            set_peft_model_state_dict(model, load_file(str(ckpt_dir / name / "adapter_model.safetensors")))
+        self._load_adapters(ckpt_dir, models)
         state = load_state(ckpt_dir)
         optimizer.load_state_dict(state["optimizer"])
         lr_schedule.load_state_dict(state["lr_schedule"])
@@ -293,10 +304,9 @@ class RealFill(PipelineMethod):
         return int(state["step"]), list(state["losses"])
 
     # ------------------------------------------------------------------ sampling
-    def _pipeline(self, unet, text_encoder):
+    def _pipeline(self, models: dict[str, Any]):
         import diffusers
         import torch
-        from diffusers import StableDiffusionInpaintPipeline
 
         base = self._load_base()
         device = base["device"]
@@ -304,11 +314,9 @@ class RealFill(PipelineMethod):
         scheduler_cls = getattr(diffusers, SCHEDULERS[self.config["sample"]["scheduler"]])
         # the pipeline casts its modules in place; the shared VAE must stay float32 for the next
         # scene's training, so a half-precision pipeline gets its own copy
-        vae = base["vae"] if dtype == torch.float32 else copy.deepcopy(base["vae"])
-        pipe = StableDiffusionInpaintPipeline(
-            vae=vae, text_encoder=text_encoder.merge_and_unload().eval(), tokenizer=base["tokenizer"],
-            unet=unet.merge_and_unload().eval(), scheduler=scheduler_cls.from_config(base["noise_scheduler"].config),
-            safety_checker=None, feature_extractor=None, requires_safety_checker=False)  # no black-image replacement
+        frozen = {**base, "vae": base["vae"] if dtype == torch.float32 else copy.deepcopy(base["vae"])}
+        merged = {name: model.merge_and_unload().eval() for name, model in models.items()}
+        pipe = base["backbone"].pipeline(frozen, merged, scheduler_cls.from_config(base["noise_scheduler"].config))
         pipe = pipe.to(device) if dtype == torch.float32 else pipe.to(device, dtype)
         pipe.set_progress_bar_config(leave=False, desc="realfill sample")
         return pipe
@@ -327,11 +335,14 @@ class RealFill(PipelineMethod):
                 prompt=[self.config["prompt"]] * n, image=[target] * n,
                 mask_image=[mask] * n, height=size[0], width=size[1],
                 num_inference_steps=int(sample["steps"]), guidance_scale=float(sample["guidance"]),
+                strength=1.0,  # from pure noise, every step run (SDXL's pipeline defaults to 0.9999: a step fewer)
                 generator=generators(seeds, self._pipe.device), output_type="np").images
-        info = {"lora": self._lora_id, "model": self.model_id, "scheduler": SCHEDULERS[sample["scheduler"]],
+        info = {"lora": self._lora_id, "model": self.model_id, "backbone": self._load_base()["backbone"].name,
+                "scheduler": SCHEDULERS[sample["scheduler"]],
                 "steps": int(sample["steps"]), "guidance": float(sample["guidance"]), "safety_checker": None,
                 "resolution": [size[1], size[0]], **dtype_of(self._pipe)}
-        return [Output(image, {**info, "seed": int(seed)}) for image, seed in zip(from_pipeline(result, scene.size), seeds)]
+        return [Output(image, {**info, "seed": int(seed)})
+                for image, seed in zip(from_pipeline(result, scene.size), seeds)]
 
     def release(self) -> None:
         self._pipe = None

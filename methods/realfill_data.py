@@ -9,8 +9,8 @@ what "batch 16" means for scenes of 2-6 images.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -36,11 +36,11 @@ def make_mask(rng: np.random.Generator, resolution: int, max_rectangles: int = 3
 
 @dataclass
 class Batch:
-    images: "object"        # N x 3 x R x R in [-1, 1]
-    masks: "object"         # N x 1 x R x R, 1 = masked
-    weightings: "object"    # N x 1 x R x R, 1 = counts in the loss
-    conditioning: "object"  # images * (masks < 0.5)
-    prompt_index: "object"  # N, 0 = the scene prompt, 1 = "" (dropped)
+    images: object        # N x 3 x R x R in [-1, 1]
+    masks: object         # N x 1 x R x R, 1 = masked
+    weightings: object    # N x 1 x R x R, 1 = counts in the loss
+    conditioning: object  # images * (masks < 0.5)
+    prompt_index: object  # N, 0 = the scene prompt, 1 = "" (dropped)
 
 
 class RealFillBatches:
@@ -113,12 +113,14 @@ def weighted_loss(model_pred, noise, weighting):
     return (weighting * F.mse_loss(model_pred.float(), noise.float(), reduction="none")).mean()
 
 
-def step_loss(unet, text_encoder, noise_scheduler, prompt_ids, prompt_index, latents, conditioning, masks,
-              weightings, noise, timesteps, mixed):
+def step_loss(unet, encode, noise_scheduler, prompt_index, latents, conditioning, masks, weightings, noise,
+              timesteps, mixed):
     """RealFill's loss on one batch whose random draws are given: scaled VAE latents of the images
     and of the masked images, pixel-resolution masks and loss weights, noise and timesteps. Kept
     apart from the training loop so it can be checked against other implementations on identical
-    draws (benchmarks/realfill_vs_community.py). ``prompt_index`` picks rows of ``prompt_ids``."""
+    draws (benchmarks/realfill_vs_community.py). ``encode(rows)`` gives the denoiser's
+    conditioning for those prompts (a backbone's ``encode``): hidden states and the extra
+    ``added_cond_kwargs`` (SDXL) or None; ``prompt_index`` picks each example's prompt."""
     import torch
     import torch.nn.functional as F
 
@@ -127,8 +129,9 @@ def step_loss(unet, text_encoder, noise_scheduler, prompt_ids, prompt_index, lat
     weightings = F.interpolate(weightings.to(device), size=size)
     noisy = noise_scheduler.add_noise(latents, noise, timesteps)
     with torch.autocast(device.type, dtype=mixed, enabled=mixed != torch.float32):
-        present = sorted(set(prompt_index.tolist()))  # the text encoder once per distinct prompt
-        encoded = text_encoder(prompt_ids[present])[0]
-        hidden = encoded[torch.tensor([present.index(p) for p in prompt_index.tolist()], device=device)]
-        pred = unet(torch.cat([noisy, masks, conditioning], dim=1), timesteps, hidden).sample
+        present = sorted(set(prompt_index.tolist()))  # the text encoders once per distinct prompt
+        hidden, added = encode(present)
+        rows = torch.tensor([present.index(p) for p in prompt_index.tolist()], device=device)
+        kwargs = {"added_cond_kwargs": {k: v[rows] for k, v in added.items()}} if added else {}
+        pred = unet(torch.cat([noisy, masks, conditioning], dim=1), timesteps, hidden[rows], **kwargs).sample
     return weighted_loss(pred, noise, weightings)

@@ -1,4 +1,5 @@
-"""``sd-inpaint``: plain Stable Diffusion 2 inpainting (RealFill's prompt-based baseline).
+"""``sd-inpaint``: plain Stable Diffusion 2 inpainting (RealFill's prompt-based baseline), or any
+diffusers inpainting model given with ``--model`` (``AutoPipelineForInpainting`` picks its pipeline).
 
 The references are not used: only a text prompt, per scene from ``--prompts FILE.json``
 (``{"scene_id": "prompt"}``) or a generic default (recorded as such). 50 steps, guidance 7.5,
@@ -7,19 +8,25 @@ generated at 512 px on the shorter side (SD2-inpainting's training resolution) a
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from realbench.errors import RealBenchError
-
-from dataclasses import dataclass
-from typing import Optional
-
 from realbench.settings import setting
 
-from .base import MethodInfo, Output
-from .diffusion import (SD2_INPAINTING, PipelineMethod, PipelineSettings, dtype_of, from_pipeline, generators,
-                        load_scheduler, pipeline_inputs)
+from .backbones import read_model_index
+from .base import METHODS, MethodInfo, Output
+from .diffusion import (
+    SD2_INPAINTING,
+    PipelineMethod,
+    PipelineSettings,
+    dtype_of,
+    from_pipeline,
+    generators,
+    pipeline_inputs,
+)
 
 DEFAULT_PROMPT = "a high quality photo"
 
@@ -41,11 +48,12 @@ def load_prompts(path: str | None) -> dict[str, str]:
 @dataclass
 class SDInpaintSettings(PipelineSettings):
     model: str = setting(SD2_INPAINTING, help="base model: a hub id or a local diffusers folder")
-    prompts: Optional[str] = setting(None, help='JSON file {"scene_id": "prompt"}')
+    prompts: str | None = setting(None, help='JSON file {"scene_id": "prompt"}')
     default_prompt: str = setting(DEFAULT_PROMPT, help="prompt for scenes the prompts file does not name")
     negative_prompt: str = setting("", help="negative prompt")
 
 
+@METHODS.register("sd-inpaint")
 class SDInpaint(PipelineMethod):
     info = MethodInfo("sd-inpaint", stochastic=True, needs_weights=True,
                       description="Stable Diffusion 2 inpainting with a text prompt (no references)")
@@ -56,16 +64,19 @@ class SDInpaint(PipelineMethod):
         self.prompts = load_prompts(self.config["prompts"])
 
     def build_pipeline(self, path: str, dtype):
-        from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
-        from transformers import CLIPTextModel, CLIPTokenizer
+        from diffusers import AutoPipelineForInpainting
 
-        return StableDiffusionInpaintPipeline(
-            vae=AutoencoderKL.from_pretrained(path, subfolder="vae", torch_dtype=dtype),
-            text_encoder=CLIPTextModel.from_pretrained(path, subfolder="text_encoder", torch_dtype=dtype),
-            tokenizer=CLIPTokenizer.from_pretrained(path, subfolder="tokenizer"),
-            unet=UNet2DConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=dtype),
-            scheduler=load_scheduler(path), safety_checker=None, feature_extractor=None,
-            requires_safety_checker=False)  # no black-image replacement of flagged samples
+        # no safety checker (its black-image replacement of flagged samples would be scored), for
+        # the pipelines that have one; its weights are never downloaded
+        index = read_model_index(Path(path))
+        no_checker = ({"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+                      if "safety_checker" in index else {})
+        try:
+            with warnings.catch_warnings():  # newer diffusers rename torch_dtype to dtype; older ones know only it
+                warnings.filterwarnings("ignore", message="`torch_dtype` is deprecated", category=FutureWarning)
+                return AutoPipelineForInpainting.from_pretrained(path, torch_dtype=dtype, **no_checker)
+        except ValueError as exc:  # a model family with no inpainting pipeline
+            raise RealBenchError(f"not an inpainting model ({str(exc).splitlines()[0][:200]})", path=path) from None
 
     def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
         pipe = self.pipeline()
@@ -76,6 +87,7 @@ class SDInpaint(PipelineMethod):
                       image=[target] * n, mask_image=[mask] * n,
                       height=size[0], width=size[1], num_inference_steps=int(self.config["steps"]),
                       guidance_scale=float(self.config["guidance"]), generator=generators(seeds, pipe.device),
+                      strength=1.0,  # from pure noise, every step run (SDXL's default, 0.9999, runs one fewer)
                       output_type="np").images
         info = {"prompt": prompt, "prompt_source": "prompts file" if scene.id in self.prompts else "generic default",
                 "model": self.model_id, "safety_checker": None, "resolution": [size[1], size[0]], **dtype_of(pipe)}

@@ -5,14 +5,14 @@ reference-driven method must beat.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from dataclasses import dataclass
-
 from realbench.settings import Number, setting
 
-from .base import Method, MethodInfo, Output
+from .base import METHODS, Method, MethodInfo, Output
 
 
 @dataclass
@@ -21,6 +21,7 @@ class TeleaSettings:
     feather: int = setting(0, min=0, help="pixels over which the output is blended into the known region")
 
 
+@METHODS.register("telea")
 class Telea(Method):
     info = MethodInfo("telea", stochastic=False, description="OpenCV Telea inpainting, reference-free lower bound")
     Settings = TeleaSettings

@@ -1,7 +1,8 @@
 """Helpers shared by the learned metrics: device choice, batching, a per-process model cache."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ def batches(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start:start + size]
 
 
-def to_tensor(images: Sequence[np.ndarray], device) -> "Any":
+def to_tensor(images: Sequence[np.ndarray], device) -> Any:
     """uint8 HxWx3 images -> float NCHW in [0, 1] on ``device``."""
     import torch
 
@@ -36,7 +37,7 @@ def to_tensor(images: Sequence[np.ndarray], device) -> "Any":
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous().to(device)
 
 
-def cosine(a, b) -> "Any":
+def cosine(a, b) -> Any:
     import torch.nn.functional as F
 
     return F.cosine_similarity(a.double(), b.double(), dim=-1)

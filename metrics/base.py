@@ -8,13 +8,18 @@ runs are not, so their tolerance is looser).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from realbench.errors import RealBenchError
+from realbench.registry import Registry
 from realbench.scene import Scene
 from realbench.settings import as_dict, parse_settings, setting, settings_from_defaults
+
+METRICS = Registry("metric", package="realbench.metrics")
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,8 @@ class Metric:
         raise NotImplementedError
 
     def __call__(self, scene: Scene, images: Sequence[np.ndarray]) -> list[float]:
-        """Score ``images`` of ``scene`` (notebook convenience)."""
+        """Score ``images`` of ``scene`` (notebook convenience); the inputs are checked first."""
+        check_images(scene, images, self.info.name)
         self.load()
         return self.score(self.reference(scene), scene, images)
 
@@ -103,6 +109,18 @@ class Metric:
 @dataclass
 class BatchOptions:
     batch_size: int = setting(16, min=1, help="samples per forward pass")
+
+
+def check_images(scene: Scene, images: Sequence[np.ndarray], metric: str) -> None:
+    """One clear error for what a metric cannot score: no ground truth, or an image that is not
+    an HxWx3 uint8 array of the scene's size."""
+    if scene.gt is None:
+        raise RealBenchError(f"metric '{metric}' needs the ground truth, which this scene has none of", scene=scene.id)
+    for index, image in enumerate(images):
+        shape, dtype = getattr(image, "shape", None), getattr(image, "dtype", None)
+        if shape != scene.gt.shape or dtype != np.uint8:
+            raise RealBenchError(f"metric '{metric}': image {index} is {type(image).__name__} {shape} {dtype}, "
+                                 f"expected a {scene.gt.shape} uint8 array (the scene's size)", scene=scene.id)
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> None:

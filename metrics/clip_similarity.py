@@ -19,7 +19,7 @@ from realbench.settings import setting
 from realbench.weights import SPECS, WeightSpec, register_weights, resolve
 
 from ._torch import cached_model, pick_device
-from .base import BatchOptions, MetricInfo
+from .base import METRICS, BatchOptions, MetricInfo
 from .embedding import EmbeddingMetric
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -63,6 +63,7 @@ class CLIPOptions(BatchOptions):
     pretrained: str = setting("openai", help="OpenCLIP pretrained tag")
 
 
+@METRICS.register("clip")
 class CLIP(EmbeddingMetric):
     info = MetricInfo(
         name="clip", higher_is_better=True, range=(-1.0, 1.0), level="high", region="full", needs_weights=True,

@@ -1,16 +1,11 @@
-"""DINO: cosine similarity of the CLS embeddings of DINO ViT-S/16 (v1) for the full images, the
+"""``dino``: cosine similarity of the CLS embeddings of DINO ViT-S/16 (v1) for the full images, the
 high-level column of RealFill's Table 1.
 
 The embedding is the final layer-normed CLS token (transformers' ``last_hidden_state[:, 0]``,
-which is what DINO's own ``VisionTransformer.forward`` returns). Preprocessing is DINO's own,
-not the hub checkpoint's generic ViT processor (bilinear, mean = std = 0.5):
-
-- ``dino``: the full image resized to 224x224 (bicubic), ImageNet mean/std;
-- ``dino_crop``: the DINO repository's evaluation transform, ``Resize(256)`` (bicubic, shorter
-  side) then ``CenterCrop(224)``, ImageNet mean/std, as eric15342335/realfill's
-  ``benchmark/dino_metric.py`` does; it ignores the borders of non-square crops;
-- ``dinov2``: DINOv2 ViT-B/14 with its checkpoint's own image processor (resize 256, crop 224),
-  as harsh-vpatel/realfill's ``eval.py`` does.
+which is what DINO's own ``VisionTransformer.forward`` returns). Preprocessing is DINO's own, not
+the hub checkpoint's generic ViT processor (bilinear, mean = std = 0.5): the full image resized to
+224x224 (bicubic), ImageNet mean/std. Variants in their own files: ``dino_crop`` (the DINO
+repository's evaluation transform) and ``dinov2``.
 """
 from __future__ import annotations
 
@@ -18,11 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from realbench.weights import resolve
+from realbench.weights import WeightSpec, register_weights, resolve
 
 from ._torch import cached_model, pick_device
-from .base import MetricInfo
+from .base import METRICS, MetricInfo
 from .embedding import EmbeddingMetric
+
+DINO_VITS16 = register_weights(WeightSpec(
+    "dino-vits16", "hf_repo", "DINO ViT-S/16 (v1), transformers format", repo_id="facebook/dino-vits16",
+    needs=(("config.json",), ("model.safetensors", "pytorch_model.bin"))))
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -58,13 +57,22 @@ def _plain(value):
     return str(value)
 
 
+def processor_settings(processor) -> dict[str, Any]:
+    """What a transformers image processor does, JSON-able, for the protocol."""
+    proc = processor.to_dict()
+    keys = ("size", "crop_size", "do_center_crop", "resample", "do_rescale", "rescale_factor", "image_mean",
+            "image_std")
+    return {"class": type(processor).__name__, **{k: _plain(proc.get(k)) for k in keys if k in proc}}
+
+
+@METRICS.register("dino")
 class DINO(EmbeddingMetric):
     info = MetricInfo(
         name="dino", higher_is_better=True, range=(-1.0, 1.0), level="high", region="full", needs_weights=True,
         description="cosine similarity of DINO ViT-S/16 CLS embeddings, full image resized to 224 (ImageNet norm)",
         version=2,
     )
-    weights_name = "dino-vits16"
+    weights_name = DINO_VITS16.name
     crop = False
 
     def required_weights(self) -> list[str]:
@@ -75,7 +83,8 @@ class DINO(EmbeddingMetric):
             self._resolved = resolve(self.weights_name, self.weights)
             self._device = pick_device(self.device)
             self._model, self._processor = cached_model(
-                ("vit", str(self._resolved.path), str(self._device)), lambda: load_vit(str(self._resolved.path), self._device))
+                ("vit", str(self._resolved.path), str(self._device)),
+                lambda: load_vit(str(self._resolved.path), self._device))
             self._transform = dino_transform(self.crop)
 
     def preprocess_description(self) -> dict[str, Any]:
@@ -97,29 +106,3 @@ class DINO(EmbeddingMetric):
 
         pixels = torch.stack([self._transform(Image.fromarray(np.asarray(i))) for i in images]).to(self._device)
         return self._model(pixel_values=pixels).last_hidden_state[:, 0]
-
-
-class CroppedDINO(DINO):
-    info = MetricInfo(
-        name="dino_crop", higher_is_better=True, range=(-1.0, 1.0), level="high", region="full", needs_weights=True,
-        description="DINO ViT-S/16 CLS cosine with DINO's eval transform (resize 256, centre crop 224)",
-    )
-    crop = True
-
-
-class DINOv2(DINO):
-    info = MetricInfo(
-        name="dinov2", higher_is_better=True, range=(-1.0, 1.0), level="high", region="full", needs_weights=True,
-        description="cosine similarity of DINOv2 ViT-B/14 CLS embeddings (its own image processor), full image",
-    )
-    weights_name = "dinov2-base"
-
-    def preprocess_description(self) -> dict[str, Any]:
-        proc = self._processor.to_dict()
-        keys = ("size", "crop_size", "do_center_crop", "resample", "do_rescale", "rescale_factor", "image_mean",
-                "image_std")
-        return {"class": type(self._processor).__name__, **{k: _plain(proc.get(k)) for k in keys if k in proc}}
-
-    def embed(self, images):
-        pixels = self._processor(images=[np.array(i) for i in images], return_tensors="pt")["pixel_values"]
-        return self._model(pixel_values=pixels.to(self._device)).last_hidden_state[:, 0]

@@ -11,13 +11,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from realbench.weights import load_dreamsim_package, resolve
+from realbench.weights import WeightSpec, load_dreamsim_package, register_weights, resolve
 
 from ._torch import cached_model, pick_device
-from .base import MetricInfo
+from .base import METRICS, MetricInfo
 from .embedding import EmbeddingMetric
 
 IMAGE_SIZE = 224
+DREAMSIM_URL = ("https://github.com/ssundaram21/dreamsim/releases/download/v0.2.0-checkpoints/"
+                "dreamsim_ensemble_checkpoint.zip")
+DREAMSIM_ENSEMBLE = register_weights(WeightSpec(
+    "dreamsim-ensemble", "dreamsim_bundle",
+    "DreamSim ensemble (DINO + CLIP + OpenCLIP ViT-B/16 with LoRA), the folder dreamsim(cache_dir=...) fills",
+    url=DREAMSIM_URL,
+    needs=(("dino_vitb16_pretrain.pth",), ("clip_vitb16_pretrain.pth.tar",), ("open_clip_vitb16_pretrain.pth.tar",),
+           ("ensemble_lora/adapter_config.json",),
+           ("ensemble_lora/adapter_model.safetensors", "ensemble_lora/adapter_model.bin"),
+           # what the package's torch.hub.load('facebookresearch/dino:main') leaves in the same folder
+           ("facebookresearch_dino_main/hubconf.py",), ("checkpoints/dino_vitbase16_pretrain.pth",))))
 
 
 class DreamSimBackend(Protocol):
@@ -29,6 +40,7 @@ def load_dreamsim(bundle: str, device) -> DreamSimBackend:
     return load_dreamsim_package(Path(bundle), device)
 
 
+@METRICS.register("dreamsim")
 class DreamSim(EmbeddingMetric):
     info = MetricInfo(
         name="dreamsim", higher_is_better=False, range=(0.0, 2.0), level="mid", region="full", needs_weights=True,
@@ -41,13 +53,13 @@ class DreamSim(EmbeddingMetric):
         self._backend = backend
 
     def required_weights(self) -> list[str]:
-        return [] if self._backend is not None else ["dreamsim-ensemble"]
+        return [] if self._backend is not None else [DREAMSIM_ENSEMBLE.name]
 
     def load(self) -> None:
         if getattr(self, "_device", None) is None:
             self._device = pick_device(self.device)
         if self._backend is None:
-            self._resolved = resolve("dreamsim-ensemble", self.weights)
+            self._resolved = resolve(DREAMSIM_ENSEMBLE.name, self.weights)
             self._backend = cached_model(("dreamsim", str(self._resolved.path), str(self._device)),
                                          lambda: load_dreamsim(str(self._resolved.path), self._device))
 

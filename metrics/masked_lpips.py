@@ -1,31 +1,29 @@
-"""LPIPS v0.1 (AlexNet trunk, the ``lpips`` package's learned linear layers) inside the mask.
+"""``lpips``: LPIPS v0.1 (AlexNet trunk, the ``lpips`` package's learned linear layers) inside the
+mask, as the ``spatial=True`` distance map of the full images averaged over the masked pixels: each
+filled pixel is judged in its real context. Two other conventions of public RealBench
+reproductions are variants in their own files (``lpips_bbox.py``, ``lpips_zeroed.py``), built on
+the hooks here (``view``, ``network_input``, ``spatial``).
 
-Three conventions exist in public RealBench reproductions; all are registered so a user can
-match a paper (see metrics/README.md):
-
-- ``lpips``: the ``spatial=True`` distance map of the full images, averaged over masked pixels
-  (the default: each filled pixel is judged in its real context);
-- ``lpips_bbox``: both images cropped to the mask's bounding box, whole-crop LPIPS;
-- ``lpips_zeroed``: both images scaled to [-1, 1], then multiplied by the mask (known pixels 0,
-  mid-grey), whole-image LPIPS: the public RealBench scripts' convention (eric15342335/realfill
-  ``benchmark/lpips_metric.py``, harsh-vpatel/realfill ``eval.py``). Version 1 multiplied before
-  scaling (known pixels black), which those scripts do not do.
-
-The forward pass is the ``lpips`` package's own modules, split so that the ground-truth
-features are computed once per scene. Tested against ``lpips.LPIPS(...)`` to 1e-6.
+The forward pass is the ``lpips`` package's own modules, split so that the ground-truth features
+are computed once per scene. Tested against ``lpips.LPIPS(...)`` to 1e-6.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from realbench.weights import resolve
+from realbench.weights import WeightSpec, register_weights, resolve
 
 from ._torch import batches, cached_model, pick_device, to_tensor
-from .base import BatchOptions, Metric, MetricInfo
+from .base import METRICS, BatchOptions, Metric, MetricInfo
 
 MIN_CROP = 64  # AlexNet's five stages need at least this many pixels per side
+
+ALEXNET = register_weights(WeightSpec(
+    "alexnet", "url_file", "ImageNet AlexNet trunk of LPIPS (torchvision IMAGENET1K_V1)",
+    url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", needs=(("alexnet-owt-7be5be79.pth",),)))
 
 
 def load_lpips(alexnet_path: str, device) -> Any:
@@ -61,20 +59,23 @@ def bbox(mask: np.ndarray, minimum: int = MIN_CROP) -> tuple[slice, slice]:
     return out[0], out[1]
 
 
+@METRICS.register("lpips")
 class MaskedLPIPS(Metric):
     info = MetricInfo(
         name="lpips", higher_is_better=False, range=(0.0, 1.0), level="low", region="mask", needs_weights=True,
         description="LPIPS v0.1 AlexNet, spatial map averaged over the masked pixels",
     )
-    variant = "mask"
     Options = BatchOptions
+    variant = "mask"  # recorded in the protocol
+    spatial = True  # the distance map, averaged over the masked pixels; False: one whole-image value
+    region = "spatial map (bilinear upsampling) averaged over masked pixels"
 
     def required_weights(self) -> list[str]:
-        return ["alexnet"]
+        return [ALEXNET.name]
 
     def load(self) -> None:
         if getattr(self, "_model", None) is None:
-            self._resolved = resolve("alexnet", self.weights)
+            self._resolved = resolve(ALEXNET.name, self.weights)
             self._device = pick_device(self.device)
             self._model = cached_model(("lpips", str(self._resolved.path), str(self._device)),
                                        lambda: load_lpips(str(self._resolved.path), self._device))
@@ -84,44 +85,41 @@ class MaskedLPIPS(Metric):
         return {
             "model": "lpips v0.1 alex (linear layers from the lpips package)", "variant": self.variant,
             "weights": self._resolved.id, "input": "RGB scaled to [-1, 1], full resolution, no resizing",
-            "region": {"mask": "spatial map (bilinear upsampling) averaged over masked pixels",
-                       "bbox": f"crop to the mask's bounding box (at least {MIN_CROP} px a side), spatial mean",
-                       "zeroed": "both images scaled to [-1, 1], then multiplied by the binary mask (known "
-                                 "pixels 0); spatial mean over the whole image"}[self.variant],
+            "region": self.region,
         }
 
-    # --- the lpips forward, split in two halves ---------------------------------------------
-    def _features(self, images: Sequence[np.ndarray], scene=None) -> list:
-        import lpips
-        import torch
+    # --- hooks of the variants -----------------------------------------------------------
+    def view(self, scene, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The pixels compared (the full images here)."""
+        return list(images)
 
-        x = to_tensor(images, self._device) * 2.0 - 1.0
-        if self.variant == "zeroed":  # scale first, then mask: known pixels become 0
-            x = x * torch.from_numpy(np.array(scene.mask, dtype=np.float32)).to(self._device)
+    def network_input(self, x, scene):
+        """Images scaled to [-1, 1] as LPIPS expects -> what enters the network."""
+        return x
+
+    # --- the lpips forward, split in two halves ---------------------------------------------
+    def _features(self, images: Sequence[np.ndarray], scene) -> list:
+        import lpips
+
+        x = self.network_input(to_tensor(images, self._device) * 2.0 - 1.0, scene)
         outs = self._model.net(self._model.scaling_layer(x))
         return [lpips.normalize_tensor(out) for out in outs]
 
-    def _distance(self, feats_pred: list, feats_gt: list, size: tuple[int, int], spatial: bool):
+    def _distance(self, feats_pred: list, feats_gt: list, size: tuple[int, int]):
         from lpips.lpips import spatial_average, upsample
 
         total = 0
         for k, (fp, fg) in enumerate(zip(feats_pred, feats_gt)):
             diff = self._model.lins[k]((fp - fg) ** 2)
-            total = total + (upsample(diff, out_HW=size) if spatial else spatial_average(diff, keepdim=True))
+            total = total + (upsample(diff, out_HW=size) if self.spatial else spatial_average(diff, keepdim=True))
         return total
-
-    def _view(self, scene, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if self.variant == "bbox":
-            rows, cols = bbox(scene.mask)
-            return [np.ascontiguousarray(image[rows, cols]) for image in images]
-        return list(images)
 
     def prepare(self, scene):
         import torch
 
         self.load()
         with torch.no_grad():
-            return self._features(self._view(scene, [scene.gt]), scene)
+            return self._features(self.view(scene, [scene.gt]), scene)
 
     def score(self, state, scene, images: Sequence[np.ndarray]) -> list[float]:
         import torch
@@ -130,28 +128,12 @@ class MaskedLPIPS(Metric):
         values: list[float] = []
         mask = torch.from_numpy(np.array(scene.mask)).to(self._device)
         with torch.no_grad():
-            for chunk in batches(self._view(scene, images), int(self.options["batch_size"])):
+            for chunk in batches(self.view(scene, images), int(self.options["batch_size"])):
                 feats = self._features(chunk, scene)
                 gt = [f.expand(len(chunk), -1, -1, -1) for f in state]
-                if self.variant == "mask":
-                    dmap = self._distance(feats, gt, scene.mask.shape, spatial=True)[:, 0]
-                    values += [float(d[mask].double().mean()) for d in dmap]
+                distance = self._distance(feats, gt, chunk[0].shape[:2])
+                if self.spatial:
+                    values += [float(d[mask].double().mean()) for d in distance[:, 0]]
                 else:
-                    values += [float(d) for d in self._distance(feats, gt, chunk[0].shape[:2], spatial=False).flatten()]
+                    values += [float(d) for d in distance.flatten()]
         return values
-
-
-class BBoxLPIPS(MaskedLPIPS):
-    info = MetricInfo(
-        name="lpips_bbox", higher_is_better=False, range=(0.0, 1.0), level="low", region="mask", needs_weights=True,
-        description="LPIPS v0.1 AlexNet of both images cropped to the mask's bounding box",
-    )
-    variant = "bbox"
-
-
-class ZeroedLPIPS(MaskedLPIPS):
-    info = MetricInfo(
-        name="lpips_zeroed", higher_is_better=False, range=(0.0, 1.0), level="low", region="mask", needs_weights=True,
-        description="LPIPS v0.1 AlexNet of both images scaled to [-1, 1], then multiplied by the mask", version=2,
-    )
-    variant = "zeroed"

@@ -7,12 +7,11 @@ scenes and any paired comparison infinite too; every value is therefore capped a
 Version 1 returned ``inf``."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from .base import Metric, MetricInfo, check_pair
-
+from .base import METRICS, Metric, MetricInfo, check_pair
 
 MAX_PSNR = 100.0
 
@@ -28,6 +27,7 @@ def masked_psnr(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, data_range: 
     return min(cap, float(10.0 * np.log10(data_range * data_range / mse)))
 
 
+@METRICS.register("psnr")
 class PSNR(Metric):
     info = MetricInfo(
         name="psnr", higher_is_better=True, range=(0.0, float("inf")), level="low", region="mask",

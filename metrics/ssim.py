@@ -7,22 +7,19 @@ Gaussian window sigma 1.5 (11x11), *population* covariance (``use_sample_covaria
 K1 0.01, K2 0.03, data range 255, reflected borders, the channel maps averaged. Version 1 of this
 protocol used scikit-image's default sample covariance (variances scaled by 121/120).
 
-``ssim_opencv`` is the convention of the public RealBench scripts (eric15342335/realfill
-``benchmark/ssim_metric.py``, harsh-vpatel/realfill ``eval.py``): the same window and population
-covariance but OpenCV filtering with *replicated* borders, negative variances clamped to 0, and
-each channel's masked mean clipped to [0, 1] before the channels are averaged.
+``ssim_opencv`` (its own file) is the public RealBench scripts' variant of it.
 
 Implemented with separable OpenCV filters (about 2x faster than scikit-image, see
 benchmarks/pixel_metrics.py) and tested against ``skimage.metrics.structural_similarity``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from .base import Metric, MetricInfo, check_pair
+from .base import METRICS, Metric, MetricInfo, check_pair
 
 SIGMA = 1.5
 TRUNCATE = 3.5
@@ -37,10 +34,10 @@ def _gaussian_kernel(sigma: float = SIGMA, truncate: float = TRUNCATE) -> np.nda
 
 
 _KERNEL = _gaussian_kernel()
-_WIN = _KERNEL.size
+WINDOW = _KERNEL.size
 
 
-def _statistics(pred: np.ndarray, gt: np.ndarray, border: int):
+def local_statistics(pred: np.ndarray, gt: np.ndarray, border: int):
     """Local means, population variances and covariance (HxWxC float64)."""
     x, y = pred.astype(np.float64), gt.astype(np.float64)
 
@@ -51,14 +48,14 @@ def _statistics(pred: np.ndarray, gt: np.ndarray, border: int):
     return ux, uy, blur(x * x) - ux * ux, blur(y * y) - uy * uy, blur(x * y) - ux * uy
 
 
-def _ssim(ux, uy, vx, vy, vxy, data_range: float) -> np.ndarray:
+def ssim_from_statistics(ux, uy, vx, vy, vxy, data_range: float) -> np.ndarray:
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
 
 
 def ssim_map(pred: np.ndarray, gt: np.ndarray, data_range: float = 255.0) -> np.ndarray:
     """Per-pixel SSIM (Wang et al.: population covariance, reflected borders), channel mean (HxW)."""
-    return _ssim(*_statistics(pred, gt, cv2.BORDER_REFLECT), data_range).mean(axis=2)
+    return ssim_from_statistics(*local_statistics(pred, gt, cv2.BORDER_REFLECT), data_range).mean(axis=2)
 
 
 def masked_ssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, data_range: float = 255.0) -> float:
@@ -66,23 +63,17 @@ def masked_ssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, data_range: 
     return float(ssim_map(pred, gt, data_range)[mask].mean())
 
 
-def masked_ssim_opencv(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, data_range: float = 255.0) -> float:
-    """The public scripts' variant: replicated borders, variances clamped at 0, per-channel clip."""
-    check_pair(pred, gt, mask)
-    ux, uy, vx, vy, vxy = _statistics(pred, gt, cv2.BORDER_REPLICATE)
-    values = _ssim(ux, uy, np.maximum(vx, 0.0), np.maximum(vy, 0.0), vxy, data_range)[mask]  # N x C
-    return float(np.mean(np.clip(values.mean(axis=0), 0.0, 1.0)))
-
-
+@METRICS.register("ssim")
 class SSIM(Metric):
     info = MetricInfo(
         name="ssim", higher_is_better=True, range=(-1.0, 1.0), level="low", region="mask", version=2,
-        description="SSIM (Wang et al.: Gaussian sigma 1.5, population covariance), map averaged over the masked pixels",
+        description="SSIM (Wang et al.: Gaussian sigma 1.5, population covariance), "
+                    "map averaged over the masked pixels",
     )
 
     def protocol(self):
         return {
-            "window": f"gaussian sigma={SIGMA} truncate={TRUNCATE} ({_WIN}x{_WIN})", "border": "reflect",
+            "window": f"gaussian sigma={SIGMA} truncate={TRUNCATE} ({WINDOW}x{WINDOW})", "border": "reflect",
             "use_sample_covariance": False, "K1": K1, "K2": K2, "data_range": 255,
             "channels": "mean of per-channel maps", "region": "mask (mean of the map over masked pixels)",
             "equals": "skimage structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, "
@@ -91,22 +82,3 @@ class SSIM(Metric):
 
     def score(self, state, scene, images: Sequence[np.ndarray]) -> list[float]:
         return [masked_ssim(image, scene.gt, scene.mask) for image in images]
-
-
-class OpenCVSSIM(Metric):
-    info = MetricInfo(
-        name="ssim_opencv", higher_is_better=True, range=(0.0, 1.0), level="low", region="mask",
-        description="SSIM as the public RealBench scripts compute it (OpenCV, replicated borders, "
-                    "per-channel masked mean clipped to [0, 1])",
-    )
-
-    def protocol(self):
-        return {
-            "window": f"gaussian sigma={SIGMA} ({_WIN}x{_WIN})", "border": "replicate", "use_sample_covariance": False,
-            "variances": "clamped at 0", "K1": K1, "K2": K2, "data_range": 255,
-            "channels": "per channel: mean of the map over masked pixels, clipped to [0, 1]; then mean of channels",
-            "reproduces": "eric15342335/realfill benchmark/ssim_metric.py; harsh-vpatel/realfill eval.py",
-        }
-
-    def score(self, state, scene, images: Sequence[np.ndarray]) -> list[float]:
-        return [masked_ssim_opencv(image, scene.gt, scene.mask) for image in images]

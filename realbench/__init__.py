@@ -7,36 +7,28 @@ The Python API, the same functions the CLI calls::
     run = realbench.evaluate("telea", bench, out="runs/telea")
     realbench.leaderboard([run])
 
-``evaluate``, ``leaderboard``, ``check``, ``compare`` and ``build_report`` are imported on first use
-(module ``__getattr__``), so ``import realbench`` stays light, yet each is the real function with
-its own signature and docstring.
+Everything here is imported on first use (module ``__getattr__``), so ``import realbench`` stays
+light and no submodule is imported just because the package is; each name is the real object,
+with its own signature and docstring.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from .errors import RealBenchError, RealBenchWarning
-from .loading import Benchmark, load_benchmark
-from .resources import baseline
-from .scene import Scene
-
 __version__ = "0.1.0"
 
 _LAZY = {
-    "evaluate": ("runner", "evaluate"),
-    "RunResult": ("runner", "RunResult"),
-    "leaderboard": ("tables", "leaderboard"),
-    "check": ("tables", "check"),
-    "compare": ("tables", "compare"),
-    "build_report": ("report", "build_report"),
+    "RealBenchError": "errors", "RealBenchWarning": "errors", "Scene": "scene", "baseline": "resources",
+    "Benchmark": "api", "load_benchmark": "api", "export_benchmark": "api", "RunConfig": "api", "RunResult": "api",
+    "evaluate": "api", "merge": "api", "leaderboard": "api", "check": "api", "compare": "api",
+    "build_report": "api",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'realbench' has no attribute '{name}'")
@@ -46,5 +38,4 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["Benchmark", "RealBenchError", "RealBenchWarning", "RunResult", "Scene", "__version__", "baseline",
-           "build_report", "check", "compare", "evaluate", "leaderboard", "load_benchmark"]
+__all__ = sorted(_LAZY) + ["__version__"]

@@ -8,21 +8,26 @@ temporary folder renamed into place when complete, so a killed unpack is never m
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
 import zipfile
 from pathlib import Path
 
+from .cache import cache_dir
 from .download import extract_zip, is_mac_junk
 from .errors import RealBenchError
 from .imageio import FOLDER_MODE
+
+log = logging.getLogger(__name__)
 
 
 def archive_key(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
-            entries = sorted((i.filename, i.file_size, i.CRC) for i in archive.infolist() if not is_mac_junk(i.filename))
+            entries = sorted((i.filename, i.file_size, i.CRC) for i in archive.infolist()
+                             if not is_mac_junk(i.filename))
     except (zipfile.BadZipFile, OSError) as exc:
         raise RealBenchError(f"cannot read zip archive ({exc})", path=str(path)) from None
     if not entries:
@@ -32,8 +37,6 @@ def archive_key(path: Path) -> str:
 
 def unpack_archive(path: Path) -> tuple[Path, str]:
     """(folder holding the unpacked archive, a sentence saying where it is)."""
-    from .sample_data import cache_dir
-
     path = Path(path)
     key = archive_key(path)
     root = cache_dir() / "archives" / f"{path.stem}-{key}"
@@ -45,7 +48,9 @@ def unpack_archive(path: Path) -> tuple[Path, str]:
         os.chmod(tmp, FOLDER_MODE)  # mkdtemp makes 0700; results are for sharing
     except OSError as exc:
         raise RealBenchError(f"cannot unpack the archive into the cache ({exc.strerror or exc}); set "
-                             "REALBENCH_CACHE to a writable folder or unzip it yourself", path=str(root.parent)) from None
+                             "REALBENCH_CACHE to a writable folder or unzip it yourself",
+                             path=str(root.parent)) from None
+    log.info("unpacking %s into %s (once)", path.name, root)
     try:
         extract_zip(path, tmp)
         try:

@@ -7,13 +7,30 @@ of another metric protocol version, 130 interrupted (Ctrl-C or SIGTERM).
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
+import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+import yaml
+
+from . import __version__, imageio
+from .api import RunConfig, build_report, check, compare, evaluate, export_benchmark, leaderboard, load_benchmark, merge
+from .benchmarks import BENCHMARKS
+from .doctor import diagnose, fetch_commands, known_weights
 from .errors import RealBenchError
+from .formatting import RENDERERS, table_format, to_text, write_table
+from .methods import METHODS
+from .metrics import METRICS
+from .paths import printable
+from .provenance import git_hash
+from .runview import read_runs
+from .settings import describe
+from .weights import download, get_spec
 
 
 def _csv_list(text: str) -> list[str]:
@@ -21,8 +38,6 @@ def _csv_list(text: str) -> list[str]:
 
 
 def _key_values(pairs: Sequence[str], what: str) -> dict[str, Any]:
-    import yaml
-
     out = {}
     for pair in pairs or []:
         if "=" not in pair:
@@ -48,8 +63,6 @@ def _floats(pairs: Sequence[str], what: str) -> dict[str, float]:
 def _load_config(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
-    import yaml
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -83,10 +96,8 @@ def _identity(meta: dict) -> str:
             + (f", shard {meta['shard']}" if meta.get("shard") else ""))
 
 
-def cmd_evaluate(args) -> int:
-    from .runner import evaluate
-    from .tables import to_text
-
+def run_config(args) -> RunConfig:
+    """The typed run configuration the flags of ``realbench evaluate`` describe."""
     config = _load_config(args.config)
     weights = {str(k): str(v) for k, v in (config.pop("weights", None) or {}).items()}
     weights.update({k: str(v) for k, v in _key_values(args.weights, "--weights").items()})
@@ -99,15 +110,20 @@ def cmd_evaluate(args) -> int:
         config["resize"] = True
     if args.composite:
         config["composite"] = True
-    result = evaluate(
-        args.method, data=args.data, scenes=_csv_list(args.scenes) if args.scenes else None,
+    return RunConfig(
+        args.method, data=args.data, split=args.split, benchmark=args.benchmark,
+        scenes=_csv_list(args.scenes) if args.scenes else None,
         samples=args.samples, seed=args.seed, metrics=_csv_list(args.metrics) if args.metrics else None,
-        out=args.out, config=config, progress=not args.no_progress, weights=weights,
+        out=args.out, label=args.label, method_config=config, weights=weights,
         metric_options=_metric_options(args.metric_set), skip_unavailable=args.skip_unavailable, device=args.device,
         select=not args.no_select, selection_options={"matcher": args.select_matcher}, keep=args.keep,
         max_refs=args.max_refs, shard=args.shard, shard_base=args.shard_base, executor=args.executor,
-        ray_address=args.ray_address, ray_gpus_per_task=args.ray_gpus_per_task, label=args.label,
+        ray_address=args.ray_address, ray_gpus_per_task=args.ray_gpus_per_task, progress=not args.no_progress,
     )
+
+
+def cmd_evaluate(args) -> int:
+    result = evaluate(run_config(args))
     for name, reason in result.meta.get("unavailable", {}).items():
         print(f"warning: metric '{name}' recorded as unavailable: {reason}", file=sys.stderr)
     data = result.meta["data"]
@@ -125,9 +141,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from .formatting import RENDERERS, table_format
-    from .tables import leaderboard, to_text, write_table
-
     rates = None
     if args.filter_rates:
         try:
@@ -148,8 +161,6 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .tables import check
-
     result = check(args.runs, args.baseline, rtol=_floats(args.rtol, "--rtol"), atol=_floats(args.atol, "--atol"))
     print(result.report())
     if not result.comparable:
@@ -158,9 +169,6 @@ def cmd_check(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .runview import read_runs
-    from .tables import compare, to_text
-
     a, b = read_runs([args.run_a, args.run_b], args.allow_mixed_data)
     table = compare(a, b, _csv_list(args.metrics) if args.metrics else None, allow_mixed_data=args.allow_mixed_data)
     print(f"A = {a.label} ({a.path}, data {a.data})\nB = {b.label} ({b.path}, data {b.data})")
@@ -171,20 +179,15 @@ def cmd_compare(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from .merge import merge_runs
-    from .tables import leaderboard, load_meta, to_text
-
-    out = merge_runs(args.shards, args.out, partial=args.partial)
-    meta = load_meta(out)
-    print(f"merged {len(args.shards)} shards into {out}" + (f" (PARTIAL: {'; '.join(meta['partial'])})"
-                                                           if meta.get("partial") else ""))
-    print(to_text(leaderboard([out])))
+    result = merge(args.shards, args.out, partial=args.partial)
+    partial = result.meta.get("partial")
+    print(f"merged {len(args.shards)} shards into {result.run_dir}" + (f" (PARTIAL: {'; '.join(partial)})"
+                                                                      if partial else ""))
+    print(to_text(leaderboard([result])))
     return 0
 
 
 def cmd_report(args) -> int:
-    from .report import build_report
-
     report = build_report(args.runs, args.out, by=args.by, data=args.data, self_contained=args.self_contained,
                           allow_mixed_data=args.allow_mixed_data)
     where = "self-contained" if report.self_contained else f"with its images in {report.files}/"
@@ -193,11 +196,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_methods(args) -> int:
-    from methods import METHODS
-
     if args.name:
-        from .settings import describe
-
         cls = METHODS.get(args.name)
         print(f"{args.name}: {cls.info.description}\nsettings (--set KEY=VALUE):")
         for key, kind, default, text in describe(cls.Settings):
@@ -211,9 +210,16 @@ def cmd_methods(args) -> int:
     return 0
 
 
-def cmd_metrics(args) -> int:
-    from metrics import METRICS
+def cmd_benchmarks(args) -> int:
+    for name in BENCHMARKS.names():
+        d = BENCHMARKS.get(name)
+        truth = "ground truth" if d.has_ground_truth else "generation only"
+        print(f"{name:22s} folder {d.folder or '-':12s} {truth:16s} {d.samples_per_scene:3d} samples/scene  "
+              f"splits {','.join(d.splits):22s} {d.description}")
+    return 0
 
+
+def cmd_metrics(args) -> int:
     for name in METRICS.names():
         info = METRICS.get(name).info
         lo, hi = info.range
@@ -224,8 +230,6 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from .doctor import diagnose, fetch_commands
-
     weights = {k: str(v) for k, v in _key_values(args.weights, "--weights").items()}
     rows = diagnose(weights)
     for row in rows:
@@ -242,27 +246,15 @@ def cmd_doctor(args) -> int:
     return 0
 
 
-def _known_weights() -> dict:
-    """Every weight a registered metric, method or the matcher declares (plugins register theirs
-    when imported, so they are all imported first)."""
-    from .doctor import _requirements
-    from .weights import SPECS
-
-    _requirements()
-    return SPECS
-
-
 def cmd_weights_list(args) -> int:
-    for spec in _known_weights().values():
+    for spec in known_weights().values():
         print(f"{spec.name:42s} {spec.kind:15s} {spec.repo_id or spec.url or '':45s} {spec.description}")
     return 0
 
 
 def cmd_weights_download(args) -> int:
-    from .weights import download, get_spec
-
-    names = args.names or list(_known_weights())
-    _known_weights()
+    known = known_weights()  # every plugin declares its weights when imported
+    names = args.names or list(known)
     for name in names:
         get_spec(name)  # an unknown name fails before anything is fetched
     for name in names:
@@ -272,14 +264,13 @@ def cmd_weights_download(args) -> int:
 
 
 def cmd_data_info(args) -> int:
-    from .loading import load_benchmark
-
     bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False,
-                           split=args.split)
+                           split=args.split, benchmark=args.benchmark)
     if bench.note:
         print(f"note: {bench.note}", file=sys.stderr)
     print(f"{bench.name} ({bench.kind}): {len(bench)} scenes, "
-          f"{sum(s.task == 'outpaint' for s in bench)} outpaint, {sum(s.task == 'inpaint' for s in bench)} inpaint")
+          f"{sum(s.task == 'outpaint' for s in bench)} outpaint, {sum(s.task == 'inpaint' for s in bench)} inpaint; "
+          f"protocol of benchmark '{bench.definition.name}' (`realbench benchmarks`)")
     print(f"{'scene':24s} {'task':9s} refs  size      missing  gt")
     for scene in bench:
         h, w = scene.size
@@ -289,20 +280,14 @@ def cmd_data_info(args) -> int:
 
 
 def cmd_data_export(args) -> int:
-    from .hfdata import export_benchmark
-    from .loading import load_benchmark
-
     bench = load_benchmark(args.data, _csv_list(args.scenes) if args.scenes else None, require_gt=False,
-                           split=args.split)
+                           split=args.split, benchmark=args.benchmark)
     path = export_benchmark(bench, args.to, fmt=args.format)
     print(f"wrote {len(bench)} scenes to {path} as {args.format} (load it with --data {path})")
     return 0
 
 
 def _version() -> str:
-    from . import __version__
-    from .provenance import git_hash
-
     commit = git_hash()
     return f"realbench {__version__}" + (f" (git {commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})"
                                          if commit else "")
@@ -314,20 +299,28 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 done, 1 check found a regression, 2 bad input, 3 check against a baseline of another "
                "metric protocol version, 130 interrupted.")
     parser.add_argument("--version", action="version", version=_version(), help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="say what happens on stderr (-v: steps such as downloads and planning; -vv: details "
+                             "such as where each weight was found)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("evaluate", help="generate samples with a method and score them (rerun to resume)")
     p.add_argument("--method", required=True,
-                   help="registered name (see `realbench methods`), folder:PATH (images made elsewhere) or module:Class")
+                   help="registered name (see `realbench methods`), folder:PATH (images made elsewhere) "
+                        "or module:Class")
     p.add_argument("--data", default="sample",
                    help="'sample' (default), a RealBench folder or the release .zip, a saved or parquet dataset, "
                         "or a hub id")
     p.add_argument("--split", help="dataset split for Hugging Face data (default: test if present)")
+    p.add_argument("--benchmark", help="the protocol the data follows (`realbench benchmarks`; default: from the "
+                                       "folder's name or the dataset's card, else realbench)")
     p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
-    p.add_argument("--samples", type=int, help="samples per scene (default: 64 for stochastic methods, else 1)")
+    p.add_argument("--samples", type=int, help="samples per scene (default: the benchmark's for stochastic methods, "
+                                               "64 on RealBench; else 1)")
     p.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i (default 0)")
     p.add_argument("--metrics", help="comma-separated metric names, 'table1' for the paper's six, 'none' to generate "
-                                     "only (default: psnr,ssim; none for data without ground truth)")
+                                     "only (default: the benchmark's, psnr,ssim on RealBench; none without ground "
+                                     "truth)")
     p.add_argument("--out", help="run folder (default: runs/<method>-<data>)")
     p.add_argument("--label", help="the run's name in every table (default: the method and its non-default settings)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -335,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of method settings (--set wins)")
     p.add_argument("--model", help="diffusion methods: base model, a hub id or a local diffusers folder")
     p.add_argument("--prompts", help="sd-inpaint: JSON file {scene_id: prompt}")
-    p.add_argument("--resize", action="store_true", help="folder:PATH: resample images whose size differs from the target")
+    p.add_argument("--resize", action="store_true",
+                   help="folder:PATH: resample images whose size differs from the target")
     p.add_argument("--composite", action="store_true", help="folder:PATH: paste the target's known pixels back first")
     p.add_argument("--weights", action="append", metavar="NAME=PATH",
                    help="explicit weights location (see `realbench weights list`), repeatable")
@@ -347,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "default: cuda if available)")
     p.add_argument("--no-select", action="store_true", help="skip correspondence scoring (seed selection)")
     p.add_argument("--select-matcher", default="sift", choices=["sift", "loftr"],
-                   help="correspondences for seed selection: sift (weight-free, default) or loftr (kornia, needs weights)")
+                   help="correspondences for seed selection: sift (weight-free, default) "
+                        "or loftr (kornia, needs weights)")
     p.add_argument("--keep", type=int, help="also report the top K samples per scene by reference correspondences")
     p.add_argument("--max-refs", type=int, help="use only each scene's first K references (recorded)")
     p.add_argument("--shard", help="run the I-th of N deterministic parts of the scenes: I/N (e.g. "
@@ -378,13 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_a", help="run folder A")
     p.add_argument("run_b", help="run folder B (differences are B - A)")
     p.add_argument("--metrics", help="comma-separated metrics (default: those both runs have)")
-    p.add_argument("--allow-mixed-data", action="store_true", help="compare runs made on different data (refused otherwise)")
+    p.add_argument("--allow-mixed-data", action="store_true",
+                   help="compare runs made on different data (refused otherwise)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("merge", help="combine the shard folders of one run into one run folder")
     p.add_argument("shards", nargs="+", help="shard run folders")
     p.add_argument("--out", required=True, help="merged run folder (must not exist or be empty)")
-    p.add_argument("--partial", action="store_true", help="merge even if the shards do not cover every scene (recorded)")
+    p.add_argument("--partial", action="store_true",
+                   help="merge even if the shards do not cover every scene (recorded)")
     p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("check", help="exit 1 if a run's values moved past tolerance from a baseline CSV, "
@@ -406,11 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="embed every image in the page (default when it stays under 32 MiB)")
     group.add_argument("--no-self-contained", dest="self_contained", action="store_false",
                        help="write full-size images to <name>_files/ instead")
-    p.add_argument("--allow-mixed-data", action="store_true", help="report runs made on different data (refused otherwise)")
+    p.add_argument("--allow-mixed-data", action="store_true",
+                   help="report runs made on different data (refused otherwise)")
     _max_pixels(p)
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("doctor", help="which pretrained weights each metric and method finds, and how to fetch the rest")
+    p = sub.add_parser("doctor",
+                       help="which pretrained weights each metric and method finds, and how to fetch the rest")
     p.add_argument("--weights", action="append", metavar="NAME=PATH", help="explicit weights location, repeatable")
     p.set_defaults(func=cmd_doctor)
     weights = sub.add_parser("weights", help="list or fetch pretrained weights").add_subparsers(
@@ -424,18 +423,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="a method name: list its typed settings")
     p.set_defaults(func=cmd_methods)
     sub.add_parser("metrics", help="list metrics with their protocol versions").set_defaults(func=cmd_metrics)
+    sub.add_parser("benchmarks", help="list benchmark definitions (folder, samples per scene, splits)").set_defaults(
+        func=cmd_benchmarks)
 
     data = sub.add_parser("data", help="inspect or convert benchmark data").add_subparsers(
         dest="data_command", required=True, metavar="COMMAND")
     p = data.add_parser("info", help="list the scenes of a benchmark")
     p.add_argument("--data", default="sample", help="'sample', a RealBench folder or zip, a dataset or a hub id")
     p.add_argument("--split", help="dataset split for Hugging Face data (default: test if present)")
+    p.add_argument("--benchmark", help="the protocol the data follows (`realbench benchmarks`; default: from the "
+                                       "folder's name or the dataset's card, else realbench)")
     p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
     _max_pixels(p)
     p.set_defaults(func=cmd_data_info)
     p = data.add_parser("export", help="write a benchmark as a Hugging Face dataset (parquet with a card, or arrow)")
     p.add_argument("--data", default="sample", help="'sample', a RealBench folder or zip, a dataset or a hub id")
     p.add_argument("--split", help="dataset split to read, for Hugging Face data")
+    p.add_argument("--benchmark", help="the protocol the data follows (`realbench benchmarks`; default: from the "
+                                       "folder's name or the dataset's card, else realbench)")
     p.add_argument("--scenes", help="comma-separated scene ids (default: all)")
     p.add_argument("--to", required=True, help="folder to create")
     p.add_argument("--format", default="parquet", choices=["parquet", "arrow"],
@@ -452,8 +457,6 @@ def _max_pixels(p: argparse.ArgumentParser) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    from .paths import printable
-
     print(f"warning: {printable(message)}", file=sys.stderr)
 
 
@@ -461,13 +464,22 @@ def _terminate(signum, frame):  # SIGTERM (scheduler pre-emption, `kill`): stop 
     raise KeyboardInterrupt
 
 
+def _logging(verbosity: int) -> logging.Handler:
+    """Diagnostics of the ``realbench`` loggers on stderr, as ``realbench: ...`` lines (tables and
+    results stay on stdout)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("realbench: %(message)s"))
+    logger = logging.getLogger("realbench")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = _logging(args.verbose)
     warnings.showwarning = _show_warning
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
-    from . import imageio
-    from .paths import printable
-
     limit = imageio.MAX_PIXELS
     try:
         if getattr(args, "max_pixels", None):
@@ -476,6 +488,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RealBenchError as exc:
         print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `realbench leaderboard ... | head`
+        sys.stderr.close()
+        return 0
     except OSError as exc:  # the disk filled up, a folder became read-only mid-run, ...
         where = f" ({printable(exc.filename)})" if exc.filename else ""
         print(f"error: cannot read or write a file{where}: {exc.strerror or exc}; what was recorded so far "
@@ -484,18 +499,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `realbench leaderboard ... | head`
-        sys.stderr.close()
-        return 0
     finally:
+        logging.getLogger("realbench").removeHandler(handler)
+        logging.getLogger("realbench").setLevel(logging.NOTSET)
         imageio.MAX_PIXELS = limit
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 

@@ -1,21 +1,23 @@
 """``realbench doctor``: for every metric and method, which weights it needs and whether they are here."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import RealBenchError
-from .weights import WeightsMissing, get_spec, resolve
+from .methods import METHODS
+from .metrics import METRICS
+from .selection import CorrespondenceScorer
+from .weights import SPECS, WeightsMissing, WeightSpec, get_spec, resolve
 
 
-def _requirements() -> list[tuple[str, str, list[str]]]:
-    from methods import METHODS
-    from metrics import METRICS
-
+def requirements() -> list[tuple[str, str, list[str]]]:
+    """(kind, name, weights names) for every registered metric and method and the matcher."""
     out = []
     for name in METRICS.names():
         cls = METRICS.get(name)
         out.append(("metric", name, cls().required_weights() if cls.info.needs_weights else []))
-    out.append(("select", "loftr", ["loftr-outdoor"]))
+    out.append(("select", "loftr", [CorrespondenceScorer.LOFTR_WEIGHTS]))
     for name in METHODS.names():
         cls = METHODS.get(name)
         needs = getattr(cls, "required_weights", None)
@@ -34,7 +36,7 @@ def _needs(spec) -> str:
 
 def diagnose(overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     rows = []
-    for kind, name, needs in _requirements():
+    for kind, name, needs in requirements():
         if not needs:
             rows.append({"kind": kind, "name": name, "weights": "-", "status": "ok", "detail": "weight-free"})
         for weights_name in needs:
@@ -55,3 +57,10 @@ def diagnose(overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]
 def fetch_commands(rows: list[dict[str, Any]]) -> list[str]:
     """The commands that fetch everything missing, once each, in the order rows name them."""
     return list(dict.fromkeys(row["fetch"] for row in rows if row.get("fetch")))
+
+
+def known_weights() -> dict[str, WeightSpec]:
+    """Every weight a registered metric, method or the matcher declares (plugins declare theirs
+    when imported, so they are all imported first)."""
+    requirements()
+    return SPECS

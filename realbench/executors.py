@@ -5,6 +5,7 @@ task finishes; a killed run resumes from its records like any other.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -12,31 +13,14 @@ import threading
 from typing import Any
 
 from .errors import RealBenchError
-from .provenance import config_hash
+from .worker import build_components, process_scene
 
-_WORKER_CACHE: dict[str, tuple] = {}
-
-
-def _components(spec) -> tuple:
-    """Method, metrics and selector rebuilt inside a worker, once per worker process."""
-    key = config_hash({k: v for k, v in vars(spec).items()})
-    if key not in _WORKER_CACHE:
-        from .runner import resolve_method, resolve_metrics
-        from .selection import CorrespondenceScorer
-
-        adapter = resolve_method(spec.method, spec.config)
-        scorers, _ = resolve_metrics(spec.metrics, spec.weights, spec.metric_options, spec.skip_unavailable,
-                                     spec.device)
-        selector = CorrespondenceScorer(spec.selection) if spec.selection is not None else None
-        _WORKER_CACHE[key] = (adapter, scorers, selector)
-    return _WORKER_CACHE[key]
+log = logging.getLogger(__name__)
 
 
 def run_scene_task(work, spec) -> list[list[dict[str, Any]]]:
-    """One Ray task: one scene's missing work, all chunks."""
-    from .runner import process_scene
-
-    adapter, scorers, selector = _components(spec)
+    """One Ray task: one scene's missing work, all chunks (components built once per worker)."""
+    adapter, scorers, selector = build_components(spec)
     return list(process_scene(work, adapter, scorers, selector, spec))
 
 
@@ -101,10 +85,12 @@ def _reachable(address: str, timeout: float) -> None:
             return
     except OSError as exc:
         raise RealBenchError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); check --ray-address "
-                             "(host:port of the head node's GCS, 6379 by default) or leave it out for a local Ray") from None
+                             "(host:port of the head node's GCS, 6379 by default) "
+                             "or leave it out for a local Ray") from None
 
 
-def connect_ray(address: str | None = None, num_cpus: int | None = None, timeout: float = CONNECT_TIMEOUT) -> RaySession:
+def connect_ray(address: str | None = None, num_cpus: int | None = None,
+                timeout: float = CONNECT_TIMEOUT) -> RaySession:
     """Start a local Ray or connect to ``address`` within ``timeout`` seconds, or one clear error."""
     try:
         import ray
@@ -134,6 +120,10 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None, timeout
     except Exception as exc:  # connection refused, bad address, ...
         first = (str(exc).splitlines() or [""])[0][:200]
         raise RealBenchError(f"cannot start or reach Ray ({type(exc).__name__}: {first})") from None
+    if address is None:
+        log.info("started a local Ray cluster")
+    else:
+        log.info("connected to the Ray cluster at %s", address)
     return RaySession(ray, True, address)
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .errors import RealBenchError
 from .imageio import FILE_MODE
+from .paths import printable
 
 UNAVAILABLE = "unavailable"
 NOT_REQUESTED = "—"
@@ -76,8 +77,6 @@ def rendered(table: pd.DataFrame, csv: bool = False) -> list[list[str]]:
 
 def to_text(table: pd.DataFrame) -> str:
     """Aligned plain-text rendering for the terminal (control characters escaped)."""
-    from .paths import printable
-
     cells = [[printable(c) for c in row] for row in [list(map(str, table.columns))] + rendered(table)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))

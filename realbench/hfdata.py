@@ -10,10 +10,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -21,8 +22,7 @@ from PIL import Image
 from .errors import RealBenchError
 from .imageio import FOLDER_MODE, atomic_write_bytes, open_image
 from .paths import check_name
-from .loading import _validate, unknown_scene_message
-from .scene import Scene, infer_task
+from .scene import Scene, infer_task, scenes_checksum, unknown_scene_message, validate_arrays
 
 COLUMNS = ("id", "task", "refs", "target", "mask", "gt", "source")
 DEFAULT_SPLIT = "test"
@@ -35,7 +35,8 @@ def _png(array: np.ndarray) -> dict:
 
 
 def _features():
-    from datasets import Features, Image as HFImage, Sequence, Value
+    from datasets import Features, Sequence, Value
+    from datasets import Image as HFImage
 
     return Features({
         "id": Value("string"),
@@ -48,7 +49,7 @@ def _features():
     })
 
 
-def _card(name: str, scenes: list[Scene], split: str, checksum: str) -> str:
+def _card(name: str, scenes: list[Scene], split: str, checksum: str, benchmark: str) -> str:
     """A dataset card as the Hub reads it: YAML front matter naming the parquet files and the
     features, then what the data is and where it came from."""
     outpaint = sum(s.task == "outpaint" for s in scenes)
@@ -83,6 +84,7 @@ tags:
 - realbench
 - image-completion
 - reference-driven
+realbench_benchmark: {benchmark}
 ---
 
 # {name}
@@ -101,7 +103,8 @@ SIGGRAPH 2024), exported by realbench: {len(scenes)} scenes ({outpaint} outpaint
 | `gt` | the complete photo (ground truth), if the benchmark has one |
 | `source` | JSON: where each scene was loaded from, with file checksums |
 
-Content checksum (realbench, scene ids and pixel content): `{checksum}`.
+Content checksum (realbench, scene ids and pixel content): `{checksum}`. realbench loads it under the
+protocol of its `{benchmark}` benchmark (`realbench benchmarks`).
 Load it with `realbench data info --data <this folder>` or `datasets.load_dataset("<this folder>")`.
 """
 
@@ -111,8 +114,6 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
     then a rename): ``parquet`` is ``data/<split>-00000-of-00001.parquet`` plus a ``README.md``
     dataset card, as the Hub stores datasets; ``arrow`` is ``save_to_disk``."""
     from datasets import Dataset
-
-    from .runview import data_checksum
 
     if fmt not in ("parquet", "arrow"):
         raise RealBenchError(f"export format {fmt!r}: parquet or arrow")
@@ -143,8 +144,9 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
         else:
             (tmp / "data").mkdir()
             dataset.to_parquet(str(tmp / "data" / f"{split}-00000-of-00001.parquet"))
-            checksum = data_checksum({"scene": s.id, "scene_checksum": s.checksum} for s in scenes)
-            atomic_write_bytes(tmp / "README.md", _card(name, scenes, split, checksum).encode())
+        checksum = scenes_checksum((s.id, s.checksum) for s in scenes)
+        benchmark = getattr(getattr(bench, "definition", None), "name", "realbench")
+        atomic_write_bytes(tmp / "README.md", _card(name, scenes, split, checksum, benchmark).encode())
         if to.exists():
             to.rmdir()
         tmp.rename(to)
@@ -224,7 +226,7 @@ def _scenes_from_dataset(dataset, origin: str, scenes: Iterable[str] | None, req
         refs = [_decode(r, scene_id, origin, "reference") for r in (row["refs"] or [])]
         if not refs:
             raise RealBenchError("no reference images", scene=scene_id, path=origin)
-        _validate(scene_id, target, mask, gt, {"mask": origin, "gt": origin})
+        validate_arrays(scene_id, target, mask, gt, {"mask": origin, "gt": origin})
         try:
             source = json.loads(row.get("source") or "{}")
         except ValueError:
@@ -233,6 +235,16 @@ def _scenes_from_dataset(dataset, origin: str, scenes: Iterable[str] | None, req
         source["dataset"] = origin
         out.append(Scene(scene_id, row.get("task") or infer_task(mask), tuple(refs), target, mask, gt, source))
     return out
+
+
+def card_benchmark(path: Path) -> str | None:
+    """The benchmark a dataset folder's card names (``realbench_benchmark:`` in its front matter)."""
+    try:
+        text = (Path(path) / "README.md").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = re.search(r"^realbench_benchmark:\s*([\w.-]+)\s*$", text.split("\n---", 1)[0], re.M)
+    return match.group(1) if match else None
 
 
 def is_parquet_folder(path: Path) -> bool:
@@ -246,7 +258,8 @@ def load_saved_dataset(path: Path, scenes: Iterable[str] | None = None, require_
     from datasets import load_dataset, load_from_disk
 
     try:
-        if is_parquet_folder(path) and not (path / "dataset_dict.json").is_file() and not (path / "state.json").is_file():
+        if (is_parquet_folder(path) and not (path / "dataset_dict.json").is_file()
+                and not (path / "state.json").is_file()):
             dataset = load_dataset(str(path))
         else:
             dataset = load_from_disk(str(path))

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import RealBenchError
+from .errors import RealBenchError, RealBenchWarning
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # A mask is "binary" if at most this fraction of pixels is clearly between black and white.
@@ -38,10 +39,6 @@ def open_image(source, scene: str | None, path: str, decode: bool = True) -> Ima
     """Open an image file or bytes, refusing one larger than ``MAX_PIXELS`` from its header and
     turning every decoder complaint into one error (and every decoder warning into one naming the
     scene and file)."""
-    import warnings
-
-    from .errors import RealBenchWarning
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -82,7 +79,7 @@ def image_size(path: Path, scene: str | None = None) -> tuple[int, int]:
     if not Path(path).exists():
         raise RealBenchError("file is missing", scene=scene, path=str(path))
     with open_image(path, scene, str(path), decode=False) as image:
-        size, fmt = image.size, image.format
+        size, _fmt = image.size, image.format
         try:
             orientation = image.getexif().get(0x0112, 1)
         except Exception:  # a broken EXIF block: the pixels are read as stored

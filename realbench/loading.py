@@ -10,25 +10,24 @@ in natural order (0, 1, 2, ..., 10).
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any
 
-import numpy as np
-
+from .archive import unpack_archive
+from .benchmarks import BENCHMARKS, definition_for_folder, get_definition
 from .download import is_mac_junk
 from .errors import RealBenchError, RealBenchWarning
+from .hfdata import card_benchmark, is_parquet_folder, load_hub_dataset, load_saved_dataset
 from .imageio import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
 from .paths import check_name
-from .scene import TASKS, Scene, infer_task, natural_key
-
-MAX_REFS = 5
-GENERATION_ONLY = "Qualitative"  # the release's second folder: scenes without ground truth
+from .sample_data import ensure_sample
+from .scene import TASKS, Scene, infer_task, natural_key, unknown_scene_message, validate_arrays
 
 
 @dataclass
@@ -40,6 +39,15 @@ class Benchmark:
     kind: str  # "sample" | "folder" | "hf"
     scenes: list[Scene] = field(default_factory=list)
     note: str = ""  # how the data was reached (e.g. an archive unpacked into the cache)
+    definition: Any = None  # the BenchmarkDefinition (protocol) the scenes follow
+
+    def __post_init__(self) -> None:
+        if self.definition is None:
+            self.definition = get_definition()
+
+    def subset(self, scenes: list[Scene]) -> Benchmark:
+        """The same benchmark with other scenes (a shard, chosen ids, fewer references)."""
+        return Benchmark(self.name, self.spec, self.kind, scenes, self.note, self.definition)
 
     @property
     def has_ground_truth(self) -> bool:
@@ -58,7 +66,7 @@ class Benchmark:
     def __repr__(self) -> str:
         outpaint = sum(s.task == "outpaint" for s in self.scenes)
         return (f"Benchmark({self.name!r}, {len(self.scenes)} scenes: {outpaint} outpaint, "
-                f"{len(self.scenes) - outpaint} inpaint, from {self.spec!r})")
+                f"{len(self.scenes) - outpaint} inpaint, {self.definition.name} protocol, from {self.spec!r})")
 
     def __getitem__(self, scene_id: str | int) -> Scene:
         """By scene id, or by position (``bench[0]``) as a notebook user would expect."""
@@ -68,12 +76,6 @@ class Benchmark:
             if scene.id == scene_id:
                 return scene
         raise RealBenchError(unknown_scene_message(scene_id, self.ids, self.spec))
-
-
-def unknown_scene_message(scene_id: str, known: list[str], spec: str) -> str:
-    close = difflib.get_close_matches(scene_id, known, n=3, cutoff=0.5)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return f"unknown scene id '{scene_id}' in data '{spec}'.{hint} Known: {', '.join(known)}."
 
 
 def _sha256(path: Path) -> str:
@@ -131,32 +133,49 @@ def _find_named(root: Path, name: str, depth: int = 3) -> list[Path]:
     return found
 
 
-def find_scene_dirs(root: Path) -> list[Path]:
-    """Scene folders of the benchmark at ``root``: ``root`` itself, or the ``RealBench/`` folder
-    found below it (the unzip root of the release, or any folder above ``RealBench/``)."""
+def _with_scenes(root: Path, definitions) -> list[tuple[Path, object]]:
+    """(folder, definition) for each registered benchmark's folder found below ``root``."""
+    found = []
+    for definition in definitions:
+        found += [(folder, definition) for folder in _find_named(root, definition.folder) if _scene_children(folder)]
+    return found
+
+
+def locate(root: Path) -> tuple[list[Path], object]:
+    """The scene folders at ``root`` and the benchmark definition they follow: ``root`` itself
+    (named after a definition's folder, e.g. ``Qualitative``, or else the default protocol), or a
+    benchmark's folder found below it (the unzip root of the release, any folder above): the
+    default benchmark's, else the one scored benchmark found there. A generation-only set (no
+    ground truth, like ``Qualitative``) is loaded only when pointed at, never picked for you."""
     if not root.exists():
         raise RealBenchError("data folder does not exist", path=str(root))
     if not root.is_dir():
         raise RealBenchError("data path is not a folder (or a .zip archive)", path=str(root))
     if (root / "target").is_dir():  # a single scene folder
-        return [root]
+        return [root], definition_for_folder(root.parent.name) or get_definition()
     scene_dirs = _scene_children(root)
     if scene_dirs:
-        return scene_dirs
-    candidates = _find_named(root, "RealBench")
-    if len(candidates) > 1:
-        raise RealBenchError(f"several RealBench/ folders below this one ({', '.join(map(str, candidates))}); "
+        return scene_dirs, definition_for_folder(root.name) or get_definition()
+    default = get_definition()
+    definitions = [BENCHMARKS.get(n) for n in BENCHMARKS.names() if BENCHMARKS.get(n).folder]
+    found = _with_scenes(root, [d for d in definitions if d.name == default.name])
+    if not found:
+        found = _with_scenes(root, [d for d in definitions if d.name != default.name and d.has_ground_truth])
+    if len(found) > 1:
+        raise RealBenchError(f"several benchmark folders below this one ({', '.join(str(f) for f, _ in found)}); "
                              "pass one of them", path=str(root))
-    if candidates and _scene_children(candidates[0]):
-        return _scene_children(candidates[0])
-    others = [p for p in _find_named(root, "Qualitative") if _scene_children(p)]
-    hint = f"; for the generation-only set pass --data {others[0]}" if others else ""
+    if found:
+        return _scene_children(found[0][0]), found[0][1]
+    others = _with_scenes(root, [d for d in definitions if not d.has_ground_truth])
+    hint = "".join(f"; for the {d.name} benchmark ({d.description}) pass --data {folder}"
+                   for folder, d in others[:2])
     raise RealBenchError(
         f"no scenes found: expected <scene>/ref/* and <scene>/target/{{target,mask,gt}}.png here or in a "
-        f"RealBench/ folder below{hint}", path=str(root))
+        f"{default.folder}/ folder below{hint}", path=str(root))
 
 
-def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = True) -> Scene:
+def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = True,
+                   max_refs: int | None = None) -> Scene:
     """Load and validate one scene folder in the release layout."""
     scene_id = folder.name
     ref_dir, target_dir = folder / "ref", folder / "target"
@@ -176,9 +195,9 @@ def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = Tru
         raise RealBenchError(f"cannot read folder ({exc.strerror or exc})", scene=scene_id, path=str(ref_dir)) from None
     if not ref_paths:
         raise RealBenchError("no reference images (.png/.jpg) in ref/", scene=scene_id, path=str(ref_dir))
-    if len(ref_paths) > MAX_REFS:
+    if max_refs is not None and len(ref_paths) > max_refs:
         warnings.warn(
-            f"scene '{scene_id}' has {len(ref_paths)} references; RealBench has at most {MAX_REFS}",
+            f"scene '{scene_id}' has {len(ref_paths)} references; the benchmark has at most {max_refs}",
             RealBenchWarning,
             stacklevel=2,
         )
@@ -187,7 +206,7 @@ def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = Tru
     mask = read_mask(files["mask"], scene_id)
     gt = read_rgb(files["gt"], scene_id) if files["gt"] is not None else None
     refs = [read_rgb(p, scene_id) for p in ref_paths]
-    _validate(scene_id, target, mask, gt, files)
+    validate_arrays(scene_id, target, mask, gt, files)
     source = {
         "folder": str(folder),
         "files": {
@@ -198,81 +217,67 @@ def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = Tru
     return Scene(scene_id, task or infer_task(mask), tuple(refs), target, mask, gt, source)
 
 
-def _validate(scene_id: str, target: np.ndarray, mask: np.ndarray, gt: np.ndarray | None, files: dict) -> None:
-    if mask.shape != target.shape[:2]:
-        raise RealBenchError(
-            f"mask is {mask.shape[1]}x{mask.shape[0]} but target is {target.shape[1]}x{target.shape[0]}",
-            scene=scene_id, path=str(files["mask"]),
-        )
-    if gt is not None and gt.shape != target.shape:
-        raise RealBenchError(
-            f"ground truth is {gt.shape[1]}x{gt.shape[0]} but target is {target.shape[1]}x{target.shape[0]}",
-            scene=scene_id, path=str(files["gt"]),
-        )
-    if not mask.any():
-        raise RealBenchError("mask is empty: no missing (white) pixels to fill", scene=scene_id, path=str(files["mask"]))
-    if mask.all():
-        raise RealBenchError("mask covers the whole image: no known pixels", scene=scene_id, path=str(files["mask"]))
-
-
-def load_folder(root: str | os.PathLike, scenes: Iterable[str] | None = None, require_gt: bool = True) -> list[Scene]:
-    """Scenes of a release-layout folder. RealFill's ``Qualitative`` set has no ground truth by
-    design and loads without it; elsewhere ``require_gt`` applies."""
+def load_folder(root: str | os.PathLike, scenes: Iterable[str] | None = None, require_gt: bool = True,
+                located: tuple[list[Path], object] | None = None) -> list[Scene]:
+    """Scenes of a release-layout folder, as its benchmark definition says: a generation-only
+    benchmark (RealFill's ``Qualitative``) loads without ground truth; elsewhere ``require_gt``."""
     root = Path(root)
-    scene_dirs = find_scene_dirs(root)
-    if scene_dirs[0].parent.name == GENERATION_ONLY and scene_dirs[0] != root:
-        require_gt = False
+    scene_dirs, definition = located or locate(root)
+    require_gt = require_gt and definition.has_ground_truth
     manifest_root = scene_dirs[0].parent
     tasks = _read_manifest(manifest_root)
     by_id = {check_name(d.name, "scene id", path=str(d)): d for d in scene_dirs}
-    wanted = list(scenes) if scenes is not None else list(by_id)
+    wanted = list(scenes) if scenes is not None else sorted(by_id, key=definition.sort_key)
     for scene_id in wanted:
         if scene_id not in by_id:
             raise RealBenchError(unknown_scene_message(scene_id, list(by_id), str(root)))
-    return [load_scene_dir(by_id[s], tasks.get(s), require_gt) for s in wanted]
+    return [load_scene_dir(by_id[s], tasks.get(s), require_gt, definition.max_refs) for s in wanted]
 
 
 def _is_saved_dataset(path: Path) -> bool:
     if any((path / name).is_file() for name in ("state.json", "dataset_dict.json", "dataset_info.json")):
         return True
-    from .hfdata import is_parquet_folder
-
     return is_parquet_folder(path)
 
 
+def _from_folder(root: Path, spec: str, kind: str, scenes, require_gt: bool, note: str = "",
+                 name: str | None = None, benchmark: str | None = None) -> Benchmark:
+    scene_dirs, definition = locate(root)
+    if benchmark is not None:  # the caller says which protocol, whatever the folder is called
+        definition = get_definition(benchmark)
+    located = scene_dirs, definition
+    if name is None:
+        name = root.resolve().name if scene_dirs == [root] else scene_dirs[0].parent.resolve().name
+    return Benchmark(name, spec, kind, load_folder(root, scenes, require_gt, located), note, definition)
+
+
 def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | str | None = None,
-                   require_gt: bool = True, split: str | None = None) -> Benchmark:
+                   require_gt: bool = True, split: str | None = None, benchmark: str | None = None) -> Benchmark:
     """Load a benchmark from ``"sample"``, the release zip or any folder of the release layout,
-    a saved or parquet dataset folder, or a hub dataset id (``split`` picks a dataset's split)."""
+    a saved or parquet dataset folder, or a hub dataset id (``split`` picks a dataset's split).
+
+    The protocol (``realbench benchmarks``) follows from the folder's name or a dataset's card
+    (RealBench otherwise); ``benchmark`` names it explicitly."""
+    chosen = get_definition(benchmark) if benchmark is not None else None  # an unknown name fails first
     if isinstance(scenes, str):
         scenes = [scenes]
     spec = str(spec)
     scenes = list(scenes) if scenes is not None else None
     if spec == "sample":
-        from .sample_data import ensure_sample
-
-        root = ensure_sample()
-        return Benchmark("sample", spec, "sample", load_folder(root, scenes, require_gt))
+        return _from_folder(ensure_sample(), spec, "sample", scenes, require_gt, name="sample", benchmark=benchmark)
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix.lower() == ".zip":
-        from .archive import unpack_archive
-
         root, note = unpack_archive(path)
-        scene_dirs = find_scene_dirs(root)
-        name = scene_dirs[0].parent.name if scene_dirs else path.stem
-        return Benchmark(name, spec, "folder", load_folder(root, scenes, require_gt), note)
+        return _from_folder(root, spec, "folder", scenes, require_gt, note, benchmark=benchmark)
     if path.exists():
         if path.is_dir() and _is_saved_dataset(path):
-            from .hfdata import load_saved_dataset
-
-            return Benchmark(path.name, spec, "hf", load_saved_dataset(path, scenes, require_gt, split))
-        scene_dirs = find_scene_dirs(path)
-        name = path.resolve().name if scene_dirs == [path] else scene_dirs[0].parent.resolve().name
-        return Benchmark(name, spec, "folder", load_folder(path, scenes, require_gt))
+            definition = chosen or get_definition(card_benchmark(path))
+            return Benchmark(path.name, spec, "hf", load_saved_dataset(path, scenes, require_gt, split),
+                             definition=definition)
+        return _from_folder(path, spec, "folder", scenes, require_gt, benchmark=benchmark)
     if "/" in spec and not spec.startswith((".", "/", "~")) and spec.count("/") == 1:
-        from .hfdata import load_hub_dataset
-
-        return Benchmark(spec.split("/")[1], spec, "hf", load_hub_dataset(spec, scenes, require_gt, split))
+        return Benchmark(spec.split("/")[1], spec, "hf", load_hub_dataset(spec, scenes, require_gt, split),
+                         definition=chosen or get_definition())
     raise RealBenchError(
         "data not found: give 'sample', a folder in the RealBench layout, a saved dataset folder "
         "or a Hugging Face dataset id",

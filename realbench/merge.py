@@ -1,18 +1,16 @@
-"""``realbench merge``: combine the shard folders of one run (``--shard I/N``) into one run folder."""
+"""``realbench merge``: combine the shard folders of one run (``--shard I/N``) into one run folder
+(its records and images; the summary files are the summarising layer's, written by the API)."""
 from __future__ import annotations
 
-import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .errors import RealBenchError
-from .imageio import atomic_write_bytes
 from .paths import check_name, check_out, inside
 from .records import RecordStore, read_records, record_key
+from .runfolder import RunFolder, scene_order
 from .runlock import RunLock
-from .scene import natural_key
-from .tables import load_meta, write_summary
 
 
 def _coverage(shards: list[Path], metas: list[dict]) -> list[str]:
@@ -32,7 +30,7 @@ def _coverage(shards: list[Path], metas: list[dict]) -> list[str]:
     wanted = set((metas[0].get("data") or {}).get("all_scenes") or [])
     scored = {scene for m in metas for scene in m.get("scenes", [])}
     if wanted and wanted - scored:
-        missing = sorted(wanted - scored, key=natural_key)
+        missing = sorted(wanted - scored, key=scene_order(metas[0]))
         problems.append(f"{len(missing)} of {len(wanted)} scenes are in no shard ({', '.join(missing[:10])}"
                         f"{', ...' if len(missing) > 10 else ''})")
     return problems
@@ -45,7 +43,7 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path, partial: bool = Fa
     out = Path(out)
     if not shards:
         raise RealBenchError("give the shard folders to merge")
-    metas = [load_meta(s) for s in shards]
+    metas = [RunFolder(s).read_meta() for s in shards]
     first = metas[0]
     for shard, meta in zip(shards, metas):
         for key in ("config_hash", "method"):
@@ -63,8 +61,9 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path, partial: bool = Fa
         raise RealBenchError("merge output folder exists and is not empty", path=str(out))
     records, origin = {}, {}
     for shard in shards:
-        for record in read_records(shard / "records.jsonl"):
-            check_name(record["scene"], "scene id", path=str(shard / "records.jsonl"))
+        records_path = RunFolder(shard).records_path
+        for record in read_records(records_path):
+            check_name(record["scene"], "scene id", path=str(records_path))
             source = inside(shard, str(record.get("image", "")), "record image")  # never a path outside the shard
             if not source.is_file():
                 raise RealBenchError(f"the image of scene '{record['scene']}' sample {record['sample']} is missing",
@@ -89,8 +88,7 @@ def merge_runs(shards: Sequence[str | Path], out: str | Path, partial: bool = Fa
     meta["merged_from"] = [str(s) for s in shards]
     meta["partial"] = problems or None
     meta["metrics"] = list(dict.fromkeys(m for m in (x for meta_ in metas for x in meta_["metrics"])))
-    meta["scenes"] = sorted({r["scene"] for r in records.values()}, key=natural_key)
+    meta["scenes"] = sorted({r["scene"] for r in records.values()}, key=scene_order(meta))
     with RunLock(out):
-        atomic_write_bytes(out / "run.json", (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
-        write_summary(out)
+        RunFolder(out).write_meta(meta)
     return out

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import RealBenchError
 from .paths import check_name
@@ -18,9 +19,10 @@ RECORDS = "records.jsonl"
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def protocol_version(protocol: dict[str, Any] | None) -> int:
-    """The version a recorded metric protocol was computed under (records before versioning: 1)."""
-    return int((protocol or {}).get("version", 1))
+def protocol_version(protocol: dict[str, Any] | str | None) -> int:
+    """The version a recorded metric protocol was computed under: records made before versioning
+    hold none (the first ones, a hash string instead of the protocol), so version 1."""
+    return int(protocol.get("version", 1)) if isinstance(protocol, dict) else 1
 
 
 def record_key(record: dict[str, Any]) -> tuple[str, str, int]:
@@ -86,8 +88,9 @@ def read_records(path: Path) -> list[dict[str, Any]]:
                 except ValueError:
                     raise RealBenchError(f"line {number} is not JSON (a realbench record per line is expected)",
                                          path=str(path)) from None
-                if not isinstance(record, dict) or any(not isinstance(record.get(k), t) or isinstance(record.get(k), bool)
-                                                       for k, t in REQUIRED.items()):
+                if not isinstance(record, dict) or any(
+                        not isinstance(record.get(k), t) or isinstance(record.get(k), bool)
+                        for k, t in REQUIRED.items()):
                     raise RealBenchError(f"line {number} is not a realbench record (it needs a scene and a sample)",
                                          path=str(path))
                 check_name(record["scene"], f"line {number}: scene id", path=str(path))  # records are data too

@@ -15,9 +15,10 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,10 +27,11 @@ from PIL import Image
 from .errors import RealBenchError
 from .formatting import format_value, rendered
 from .imageio import FOLDER_MODE, atomic_write_bytes, encode_png, read_rgb
+from .loading import load_benchmark
 from .paths import check_out, inside
-from .runview import RunView, read_runs
-from .scene import natural_key
-from .tables import column, leaderboard, metric_info, scene_means
+from .runview import RunView, metric_info, read_runs
+from .summary import scene_means
+from .tables import column, leaderboard
 
 THUMB = 192
 SELF_CONTAINED_LIMIT = 32 * 2**20  # bytes: the page embeds every full-size image below this
@@ -108,11 +110,11 @@ def _plots(records: pd.DataFrame, metrics: Sequence[str], views: list[RunView]) 
     out = []
     runs = [v.label for v in views]
     per_scene = scene_means(records.assign(method=records["run"]), metrics)
-    scenes = sorted(per_scene["scene"].unique(), key=natural_key)
+    scenes = sorted(per_scene["scene"].unique(), key=views[0].sort_key)
     for metric in metrics:
         if metric not in records or records[metric].isna().all():
             continue
-        label = column(metric, views[0])
+        label = column(metric, views)
         fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(scenes) * max(1, len(runs)) / 2), 3.2))
         width = 0.8 / max(1, len(runs))
         for k, run in enumerate(runs):
@@ -164,8 +166,6 @@ def build_report(runs: Sequence[Any], out: str | Path, by: str | None = None, da
                  self_contained: bool | None = None, allow_mixed_data: bool = False) -> Report:
     """Write the report; ``self_contained`` None embeds everything when the page stays under
     ``SELF_CONTAINED_LIMIT``. Returns where it is and whether it is self-contained."""
-    from .loading import load_benchmark
-
     out = Path(out)
     views = read_runs(runs, allow_mixed_data)
     frames = []
@@ -181,9 +181,9 @@ def build_report(runs: Sequence[Any], out: str | Path, by: str | None = None, da
     by = by or (scored[0] if scored else None)
     if by is not None and by not in metrics:
         raise RealBenchError(f"--by {by}: the runs have no such metric (they have {', '.join(metrics) or 'none'})")
-    higher = metric_info(by, views[0])["higher_is_better"] if by else True
+    higher = metric_info(by, views)["higher_is_better"] if by else True
     table = leaderboard(views, allow_mixed_data=allow_mixed_data)
-    scene_ids = sorted(records["scene"].unique(), key=natural_key)
+    scene_ids = sorted(records["scene"].unique(), key=views[0].sort_key)
     spec = data or views[0].meta["data"]["spec"]
     scenes, note = {}, ""
     try:

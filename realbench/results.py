@@ -1,8 +1,9 @@
-"""``results.json``: one file per run with everything a paper table needs, in the spirit of
-lm-evaluation-harness's results file: per split and metric the mean over scenes, its standard
-error over scenes and the counts; per scene the means; and what produced them (label, method,
-config and its hash, seed, data name, spec and checksum, metric protocols and versions, package
-versions, git commit). Written from the records, like every other table.
+"""A run's own summary files, written from its records (HELM-style: the summary reads only what
+the run recorded): ``summary.csv`` (per scene and the mean over scenes, the run's identity on every
+row) and ``results.json``, in the spirit of lm-evaluation-harness's results file: per split and
+metric the mean over scenes, its standard error over scenes and the counts; per scene the means;
+and what produced them (label, method, config and its hash, seed, benchmark, data name, spec and
+checksum, metric protocols and versions, package versions, git commit).
 """
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from .formatting import to_csv
 from .imageio import atomic_write_bytes
-from .runview import RunView
+from .runfolder import RunFolder
+from .runview import RunView, read_run
+from .summary import scene_means, scene_summary, select_top
 
-RESULTS = "results.json"
 SCHEMA = 1
 
 
@@ -37,12 +41,10 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
 
 
 def results_of(view: RunView) -> dict[str, Any]:
-    from .tables import SPLITS, scene_means
-
     metrics = view.metrics
     per_scene = scene_means(view.records, metrics)
     splits = {}
-    for split in SPLITS:
+    for split in view.splits:
         part = per_scene if split == "all" else per_scene[per_scene["task"] == split]
         if part.empty:
             continue
@@ -53,6 +55,7 @@ def results_of(view: RunView) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "label": view.label, "method": view.method, "method_info": meta.get("method_info"),
+        "benchmark": view.benchmark,
         "config": meta.get("config"), "config_hash": view.config_hash, "seed": meta.get("seed"),
         "max_refs": meta.get("max_refs"),
         "data": {**(meta.get("data") or {}), "checksum": view.checksum, "scenes": view.scenes},
@@ -68,5 +71,26 @@ def results_of(view: RunView) -> dict[str, Any]:
 
 def write_results(view: RunView) -> dict[str, Any]:
     results = results_of(view)
-    atomic_write_bytes(view.path / RESULTS, (json.dumps(results, indent=2, ensure_ascii=False) + "\n").encode())
+    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+    atomic_write_bytes(RunFolder(view.path).results_path, text.encode())
     return results
+
+
+def write_summary(run: Any, keep: int | None = None) -> pd.DataFrame:
+    """``summary.csv`` over all samples, ``summary-top{K}.csv`` over the K best-ranked per scene, and
+    ``results.json``; returns the (top-K) summary table."""
+    view = read_run(run)
+    summary = scene_summary(view.records, view.metrics, list(view.unavailable))
+    folder = RunFolder(view.path)
+    atomic_write_bytes(folder.summary_path, to_csv(_identified(summary, view)).encode())
+    write_results(view)
+    if keep is not None:
+        top = scene_summary(select_top(view.records, keep=keep), view.metrics, list(view.unavailable))
+        atomic_write_bytes(folder.top_summary_path(keep), to_csv(_identified(top, view)).encode())
+        return top
+    return summary
+
+
+def _identified(table: pd.DataFrame, view: RunView) -> pd.DataFrame:
+    """The table with the run's identity on every row, for files that travel on their own."""
+    return table.assign(run=view.label, method=view.method, data=view.data, config_hash=view.config_hash)

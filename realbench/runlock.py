@@ -21,7 +21,7 @@ class RunLock:
         self.path = Path(folder) / LOCK
         self.fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         import fcntl
 
         try:
@@ -46,7 +46,7 @@ class RunLock:
             os.close(self.fd)  # closing drops the lock; the file stays, harmless
             self.fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

@@ -7,18 +7,18 @@ whatever their folders or specs say. Tables refuse to rank runs on different dat
 """
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import RealBenchError
-from .records import protocol_version, read_records
-from .scene import natural_key
+from .records import protocol_version
+from .runfolder import RunFolder, scene_order
+from .scene import natural_key, scenes_checksum
 
 RECORD_COLUMNS = ("method", "scene", "task", "sample", "seed", "config_hash", "image", "correspondences")
 
@@ -32,25 +32,15 @@ def run_path(run: Any) -> Path:
 
 
 def load_meta(run_dir: str | Path) -> dict[str, Any]:
-    path = run_path(run_dir) / "run.json"
-    if not path.is_file():
-        raise RealBenchError("not a realbench run folder (no run.json)", path=str(run_dir))
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise RealBenchError("run.json is corrupt", path=str(path)) from None
-    if not isinstance(meta, dict) or "method" not in meta or "config_hash" not in meta:
-        raise RealBenchError("run.json is not a realbench run description", path=str(path))
-    return meta
+    return RunFolder(run_path(run_dir)).read_meta()
 
 
-def latest_records(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The last record of each (method, scene, sample), in natural scene order."""
+def latest_records(run_dir: str | Path, scene_key=natural_key) -> list[dict[str, Any]]:
+    """The last record of each (method, scene, sample), scenes in the order ``scene_key`` gives."""
     latest: dict[tuple, dict] = {}
-    for record in read_records(run_path(run_dir) / "records.jsonl"):
-        if isinstance(record, dict) and "scene" in record and "sample" in record:
-            latest[(record.get("method"), record["scene"], record["sample"])] = record
-    return sorted(latest.values(), key=lambda r: (str(r.get("method")), natural_key(str(r["scene"])), r["sample"]))
+    for record in RunFolder(run_path(run_dir)).records():
+        latest[(record.get("method"), record["scene"], record["sample"])] = record
+    return sorted(latest.values(), key=lambda r: (str(r.get("method")), scene_key(str(r["scene"])), r["sample"]))
 
 
 def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -70,8 +60,7 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 def data_checksum(records: Iterable[dict[str, Any]]) -> str:
     """Hash of the (scene id, scene content checksum) pairs a run scored."""
-    pairs = sorted({(str(r["scene"]), str(r.get("scene_checksum"))) for r in records})
-    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:12]
+    return scenes_checksum((r["scene"], r.get("scene_checksum")) for r in records)
 
 
 @dataclass
@@ -82,6 +71,29 @@ class RunView:
     records: pd.DataFrame
     label: str = ""
     _versions: dict[str, int] | None = field(default=None, repr=False)
+
+    @property
+    def benchmark(self) -> str:
+        """The benchmark definition the run followed (``run.json``'s ``benchmark``)."""
+        return str(self.meta["benchmark"].get("name", "?"))
+
+    @property
+    def sort_key(self):
+        """How the run's benchmark orders scene ids (recorded), for every table and page."""
+        return scene_order(self.meta)
+
+    @property
+    def splits(self) -> list[str]:
+        """The rows of every table: ``all`` and the benchmark's task splits, as the run recorded them."""
+        return list(self.meta["benchmark"].get("splits") or ["all"])
+
+    def reported(self, layout: str) -> list[str]:
+        """The files of numbers the paper reported for a table layout (``table1``), as recorded."""
+        return list((self.meta["benchmark"].get("reported") or {}).get(layout, []))
+
+    def metric_info(self, name: str) -> dict[str, Any] | None:
+        """A metric's metadata (direction, tolerances) as the run recorded it, if it did."""
+        return (self.meta.get("metric_info") or {}).get(name)
 
     @property
     def method(self) -> str:
@@ -124,7 +136,7 @@ class RunView:
 
     @property
     def scenes(self) -> list[str]:
-        return sorted({str(r["scene"]) for r in self.raw}, key=natural_key)
+        return sorted({str(r["scene"]) for r in self.raw}, key=self.sort_key)
 
     def versions(self) -> dict[str, int]:
         """Per metric, the protocol version of the recorded values; a run holding two versions of
@@ -140,9 +152,20 @@ class RunView:
                 if len(versions) > 1:
                     raise RealBenchError(
                         f"the run holds '{name}' values of protocol versions {sorted(versions)}; rerun "
-                        "`realbench evaluate` on it (same --out) to rescore them under one version", path=str(self.path))
+                        "`realbench evaluate` on it (same --out) to rescore them under one version",
+                        path=str(self.path))
             self._versions = {name: min(versions) for name, versions in seen.items()}
         return self._versions
+
+
+def metric_info(name: str, views: Sequence[RunView]) -> dict[str, Any]:
+    """A metric's metadata as the first of ``views`` that scored it recorded it."""
+    for view in views:
+        info = view.metric_info(name)
+        if info:
+            return info
+    raise RealBenchError(f"none of the runs recorded metric '{name}'",
+                         path=", ".join(str(v.path) for v in views))
 
 
 def read_run(run: Any) -> RunView:
@@ -150,7 +173,7 @@ def read_run(run: Any) -> RunView:
         return run
     path = run_path(run)
     meta = load_meta(path)
-    raw = latest_records(path)
+    raw = latest_records(path, scene_order(meta))
     return RunView(path, meta, raw, records_frame(raw), str(meta.get("label") or meta["method"]))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -21,20 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import cache_dir
+from .errors import RealBenchError
 from .imageio import FOLDER_MODE, atomic_write_bytes, encode_png
+from .scene import infer_task
+
+log = logging.getLogger(__name__)
 
 SAMPLE_VERSION = "1"
 SIZE = 256
 
 Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
-
-
-def cache_dir() -> Path:
-    """``$REALBENCH_CACHE``, else ``$XDG_CACHE_HOME/realbench``, else ``~/.cache/realbench``."""
-    if os.environ.get("REALBENCH_CACHE"):
-        return Path(os.environ["REALBENCH_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "realbench"
 
 
 def sample_root() -> Path:
@@ -93,7 +91,7 @@ def binomial_blur(image: np.ndarray, passes: int) -> np.ndarray:
         for axis in (0, 1):
             p = np.pad(out, [(2, 2) if a == axis else (0, 0) for a in range(out.ndim)], mode="edge")
             n = out.shape[axis]
-            take = lambda k: np.take(p, np.arange(k, k + n), axis=axis)  # noqa: E731
+            take = lambda k, p=p, n=n, axis=axis: np.take(p, np.arange(k, k + n), axis=axis)  # noqa: E731
             out = (take(0) + 4 * take(1) + 6 * take(2) + 4 * take(3) + take(4) + 8) // 16
     return out.astype(np.uint8)
 
@@ -161,8 +159,6 @@ class SceneRecipe:
 
     @property
     def task(self) -> str:
-        from .scene import infer_task
-
         return infer_task(self.mask)
 
 
@@ -185,23 +181,29 @@ def recipes() -> list[SceneRecipe]:
         SceneRecipe(
             "motorcycle-stereo", "motorcycle_left", rect(170, 40, 420, 420), outpaint_mask(40, 216, 48, 208),
             (
-                RefRecipe("motorcycle_right", rect(0, 0, 741, 500), (300, 444), "real stereo view (viewpoint), full frame"),
+                RefRecipe("motorcycle_right", rect(0, 0, 741, 500), (300, 444),
+                          "real stereo view (viewpoint), full frame"),
                 RefRecipe("motorcycle_right", rect(280, 80, 400, 380), (240, 252), "real stereo view, closer framing"),
             ),
         ),
         SceneRecipe(
             "astronaut-viewpoint", "astronaut", rect(0, 0, 512, 512), ellipse_mask(120, 140, 44, 56),
             (
-                RefRecipe("astronaut", ((40, 20), (500, 60), (470, 480), (10, 500)), (256, 256), "viewpoint (homography)"),
-                RefRecipe("astronaut", ((100, 60), (430, 10), (512, 400), (60, 440)), (224, 288), "viewpoint (homography), zoomed"),
-                RefRecipe("astronaut", ((0, 100), (400, 80), (420, 500), (20, 512)), (288, 224), "viewpoint (homography), portrait crop"),
+                RefRecipe("astronaut", ((40, 20), (500, 60), (470, 480), (10, 500)), (256, 256),
+                          "viewpoint (homography)"),
+                RefRecipe("astronaut", ((100, 60), (430, 10), (512, 400), (60, 440)), (224, 288),
+                          "viewpoint (homography), zoomed"),
+                RefRecipe("astronaut", ((0, 100), (400, 80), (420, 500), (20, 512)), (288, 224),
+                          "viewpoint (homography), portrait crop"),
             ),
         ),
         SceneRecipe(
             "coffee-lighting", "coffee", rect(110, 10, 380, 380), outpaint_mask(48, 208, 48, 208),
             (
-                RefRecipe("coffee", rect(40, 0, 520, 400), (240, 312), "warm white balance", relight=((1.18, 1.0, 0.8), 0.0)),
-                RefRecipe("coffee", ((60, 20), (560, 0), (580, 400), (80, 390)), (256, 256), "darker exposure, viewpoint",
+                RefRecipe("coffee", rect(40, 0, 520, 400), (240, 312), "warm white balance",
+                          relight=((1.18, 1.0, 0.8), 0.0)),
+                RefRecipe("coffee", ((60, 20), (560, 0), (580, 400), (80, 390)), (256, 256),
+                          "darker exposure, viewpoint",
                           relight=((0.8, 0.8, 0.8), -0.3)),
             ),
         ),
@@ -216,7 +218,8 @@ def recipes() -> list[SceneRecipe]:
             "rocket-style", "rocket", rect(190, 40, 300, 300), outpaint_mask(0, 256, 72, 184),
             (
                 RefRecipe("rocket", rect(100, 0, 480, 427), (256, 288), "style (sepia, posterised)", style=True),
-                RefRecipe("rocket", ((150, 30), (520, 10), (540, 400), (140, 420)), (256, 256), "viewpoint and lighting",
+                RefRecipe("rocket", ((150, 30), (520, 10), (540, 400), (140, 420)), (256, 256),
+                          "viewpoint and lighting",
                           relight=((1.0, 0.95, 1.1), 0.2)),
             ),
         ),
@@ -225,8 +228,10 @@ def recipes() -> list[SceneRecipe]:
             (
                 RefRecipe("astronaut", rect(40, 0, 420, 420), (256, 256), "wider view, cooler light",
                           relight=((0.9, 1.0, 1.15), 0.0)),
-                RefRecipe("astronaut", ((60, 20), (420, 0), (450, 380), (80, 360)), (240, 240), "viewpoint, defocus", blur=2),
-                RefRecipe("astronaut", rect(0, 0, 512, 512), (320, 320), "whole photo, brighter", relight=((1.1, 1.1, 1.1), 0.25)),
+                RefRecipe("astronaut", ((60, 20), (420, 0), (450, 380), (80, 360)), (240, 240), "viewpoint, defocus",
+                          blur=2),
+                RefRecipe("astronaut", rect(0, 0, 512, 512), (320, 320), "whole photo, brighter",
+                          relight=((1.1, 1.1, 1.1), 0.25)),
                 RefRecipe("astronaut", rect(150, 100, 300, 300), (200, 200), "close-up, style", style=True),
             ),
         ),
@@ -278,11 +283,10 @@ def ensure_sample(root: Path | None = None) -> Path:
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
     except OSError as exc:
-        from .errors import RealBenchError
-
         raise RealBenchError(f"cannot write the built-in sample into the cache ({exc.strerror or exc}); set "
                              "REALBENCH_CACHE to a writable folder", path=str(root.parent)) from None
     os.chmod(tmp, FOLDER_MODE)  # mkdtemp makes 0700; results are for sharing
+    log.info("generating the built-in sample benchmark into %s (once)", root)
     try:
         generate_sample(tmp)
         try:

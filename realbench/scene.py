@@ -1,12 +1,17 @@
 """The Scene contract every loader produces and every method and metric consumes."""
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+
+from .errors import RealBenchError
+from .paths import check_name
 
 Task = Literal["outpaint", "inpaint"]
 TASKS = ("outpaint", "inpaint")
@@ -18,13 +23,24 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _blank(target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The target with white where pixels are missing (a copy, only if anything changes)."""
+    if target.shape[:2] != mask.shape or not mask.any() or (target[mask] == 255).all():
+        return target
+    target = target.copy()
+    target[mask] = 255
+    return target
+
+
 @dataclass(frozen=True)
 class Scene:
     """One benchmark item.
 
     ``mask`` is True where pixels are *missing* (to be filled). ``target`` pixels under the mask
-    carry no information and must never be read by a method. Arrays are read-only so that a method
-    cannot corrupt the scene shared with the metrics.
+    carry no information: they are set to white here, as the release's targets hold them (its
+    transparent ones composite to white), so a target file that still holds the photo under its
+    mask cannot leak the answer to any method. Arrays are read-only so that a method cannot
+    corrupt the scene shared with the metrics.
     """
 
     id: str
@@ -36,12 +52,11 @@ class Scene:
     source: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        from .paths import check_name
-
         check_name(self.id, "scene id")  # ids become folder names in every run: never a path
         object.__setattr__(self, "refs", tuple(_frozen(r) for r in self.refs))
-        object.__setattr__(self, "target", _frozen(self.target))
-        object.__setattr__(self, "mask", _frozen(self.mask.astype(bool)))
+        mask = np.asarray(self.mask).astype(bool)
+        object.__setattr__(self, "target", _frozen(_blank(np.asarray(self.target), mask)))
+        object.__setattr__(self, "mask", _frozen(mask))
         if self.gt is not None:
             object.__setattr__(self, "gt", _frozen(self.gt))
 
@@ -71,7 +86,7 @@ class Scene:
             object.__setattr__(self, "_checksum", cached)
         return cached
 
-    def with_refs(self, refs: list[np.ndarray]) -> "Scene":
+    def with_refs(self, refs: list[np.ndarray]) -> Scene:
         """A copy with other references (used e.g. to limit the reference count)."""
         return Scene(self.id, self.task, tuple(refs), self.target, self.mask, self.gt, dict(self.source))
 
@@ -82,7 +97,47 @@ def natural_key(text: str) -> tuple:
                  for part in re.split(r"(\d+)", text) if part)
 
 
+ID_ORDERS = ("natural", "text")
+
+
+def scene_sort_key(order: str = "natural"):
+    """The sort key of an id order a benchmark names: ``natural`` (0, 1, 2, ..., 10) or ``text``."""
+    if order not in ID_ORDERS:
+        raise RealBenchError(f"unknown scene id order '{order}' (one of {', '.join(ID_ORDERS)})")
+    return natural_key if order == "natural" else str
+
+
 def infer_task(mask: np.ndarray) -> Task:
     """Missing pixels touching the image border mean outpainting; a hole inside means inpainting."""
     border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
     return "outpaint" if bool(border.any()) else "inpaint"
+
+
+def unknown_scene_message(scene_id: str, known: list[str], spec: str) -> str:
+    close = difflib.get_close_matches(scene_id, known, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown scene id '{scene_id}' in data '{spec}'.{hint} Known: {', '.join(known)}."
+
+
+def validate_arrays(scene_id: str, target: np.ndarray, mask: np.ndarray, gt: np.ndarray | None, files: dict) -> None:
+    """Sizes agree and the mask has both missing and known pixels (``files`` name the culprits)."""
+    if mask.shape != target.shape[:2]:
+        raise RealBenchError(
+            f"mask is {mask.shape[1]}x{mask.shape[0]} but target is {target.shape[1]}x{target.shape[0]}",
+            scene=scene_id, path=str(files["mask"]),
+        )
+    if gt is not None and gt.shape != target.shape:
+        raise RealBenchError(
+            f"ground truth is {gt.shape[1]}x{gt.shape[0]} but target is {target.shape[1]}x{target.shape[0]}",
+            scene=scene_id, path=str(files["gt"]),
+        )
+    if not mask.any():
+        raise RealBenchError("mask is empty: no missing (white) pixels to fill", scene=scene_id,
+                             path=str(files["mask"]))
+    if mask.all():
+        raise RealBenchError("mask covers the whole image: no known pixels", scene=scene_id, path=str(files["mask"]))
+
+
+def scenes_checksum(pairs) -> str:
+    """Hash of (scene id, scene content checksum) pairs: the identity of the data a run scored."""
+    return hashlib.sha256(json.dumps(sorted({(str(i), str(c)) for i, c in pairs})).encode()).hexdigest()[:12]

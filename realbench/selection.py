@@ -12,7 +12,7 @@ RealFill paper used), on images scaled to at most ``max_side`` pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,8 +20,12 @@ import numpy as np
 from .errors import RealBenchError
 from .scene import Scene
 from .settings import as_dict, parse_settings, setting
+from .weights import WeightSpec, register_weights, resolve
 
 MATCHERS = ("sift", "loftr")
+LOFTR = register_weights(WeightSpec(
+    "loftr-outdoor", "url_file", "LoFTR outdoor matcher (kornia), for correspondence-based seed selection",
+    url="https://huggingface.co/kornia/loftr/resolve/main/loftr_outdoor.ckpt", needs=(("loftr_outdoor.ckpt",),)))
 
 
 @dataclass
@@ -34,7 +38,7 @@ class SelectionSettings:
     max_side: int = setting(1024, min=16, help="images are matched at most this large (SIFT)")
     loftr_side: int = setting(640, min=32, help="images are matched at most this large (LoFTR)")
     loftr_confidence: float = setting(0.5, min=0, max=1, help="LoFTR matches below this confidence are dropped")
-    device: Optional[str] = setting(None, help="torch device of the LoFTR matcher")
+    device: str | None = setting(None, help="torch device of the LoFTR matcher")
 
 
 DEFAULTS = as_dict(SelectionSettings())
@@ -55,18 +59,17 @@ class CorrespondenceScorer:
     weights: dict[str, str] = field(default_factory=dict)  # --weights overrides (loftr-outdoor=PATH)
     device: str | None = None  # --device; where LoFTR runs is not part of the protocol
 
-    def __post_init__(self) -> None:
-        from .errors import RealBenchError
+    LOFTR_WEIGHTS = LOFTR.name  # the weights the loftr matcher needs (`realbench doctor` lists them)
 
+    def __post_init__(self) -> None:
         self.options = as_dict(parse_settings(SelectionSettings, dict(self.options), "seed selection"))
         if self.options["matcher"] not in MATCHERS:
-            raise RealBenchError(f"selection matcher '{self.options['matcher']}' is unknown (one of {', '.join(MATCHERS)})")
+            raise RealBenchError(f"selection matcher '{self.options['matcher']}' is unknown "
+                                 f"(one of {', '.join(MATCHERS)})")
         self._refs: dict[str, list] = {}
         self._loftr = None
         if self.options["matcher"] == "loftr":
-            from .weights import resolve
-
-            self._loftr_weights = resolve("loftr-outdoor", self.weights)  # missing: clear error now
+            self._loftr_weights = resolve(self.LOFTR_WEIGHTS, self.weights)  # missing: clear error now
 
     def protocol(self) -> dict[str, Any]:
         matcher = ("ratio-test SIFT matches" if self.options["matcher"] == "sift"

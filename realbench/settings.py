@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, make_dataclass
 from typing import Any, Literal, Union, get_args, get_origin
@@ -34,6 +35,9 @@ def nested(cls: type) -> Any:
     return field(default_factory=cls)
 
 
+UNIONS = (Union, types.UnionType)  # Optional[int] and int | None alike
+
+
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -42,13 +46,14 @@ def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
-    if origin is Union:
+    if origin in UNIONS:
         args = [a for a in get_args(tp) if a is not type(None)]
         base = "a number" if set(args) == {int, float} else " or ".join(_type_name(a) for a in args)
         return base + (" or null" if type(None) in get_args(tp) else "")
     if origin in (list, tuple):
         return f"a list of {_type_name(get_args(tp)[0])}s" if get_args(tp) else "a list"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(tp, getattr(tp, "__name__", str(tp)))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
 
 
 class _Invalid(Exception):
@@ -59,7 +64,7 @@ def _coerce(value: Any, tp: Any) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value
-    if origin is Union:
+    if origin in UNIONS:
         options = get_args(tp)
         if value is None and type(None) in options:
             return None
@@ -168,7 +173,8 @@ def parse_settings(cls: type, overrides: dict[str, Any] | None, owner: str) -> A
                 node[part] = value
             else:
                 if not is_dataclass(hints[part]):
-                    raise RealBenchError(f"{owner}: setting '{'.'.join(parts[:depth + 1])}' has no member '{parts[depth + 1]}'")
+                    raise RealBenchError(f"{owner}: setting '{'.'.join(parts[:depth + 1])}' "
+                                         f"has no member '{parts[depth + 1]}'")
                 node, node_cls = node[part], hints[part]
     return _build(cls, values, owner, "")
 
@@ -194,7 +200,7 @@ def _inferred_type(value: Any) -> Any:
     if isinstance(value, bool):
         return bool
     if isinstance(value, int):  # an int default may still mean any number: ints stay ints (stable hashes)
-        return Union[int, float]
+        return Union[int, float]  # noqa: UP007
     if isinstance(value, float):
         return float
     if isinstance(value, str):
@@ -236,7 +242,8 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
     return out
 
 
-Number = Union[int, float]  # a number whose default is written as an int stays an int (stable config hashes)
+# a number whose default is written as an int stays an int (stable config hashes)
+Number = Union[int, float]  # noqa: UP007
 
 __all__ = ["Number", "as_dict", "dataclass", "describe", "nested", "parse_settings", "setting",
            "settings_from_defaults"]

@@ -11,7 +11,7 @@ difference is weak evidence whatever the t-test says.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

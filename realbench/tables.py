@@ -9,60 +9,51 @@ method, config hash) and which data it was measured on (name and content checksu
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .benchmarks import get_definition
 from .errors import RealBenchError
-from .formatting import (UNAVAILABLE, format_value, is_metric_column, metric_of, read_table, to_csv, to_markdown,
-                         to_text, write_table)
-from .imageio import atomic_write_bytes
-from .runview import RunView, load_meta, read_run, read_runs
-from .scene import natural_key
+from .formatting import (
+    UNAVAILABLE,
+    format_value,
+    is_metric_column,
+    metric_of,
+    read_table,
+    to_csv,
+    to_markdown,
+    to_text,
+    write_table,
+)
+from .resources import paper_dir
+from .runview import RunView, load_meta, metric_info, read_run, read_runs
+from .stats import bootstrap_ci, paired_test
+from .summary import mean_or_nan, scene_means, scene_summary, select_top
 
-SPLITS = ("all", "outpaint", "inpaint")
 PROTOCOLS = "protocols"  # column: the metric protocol versions a row's values were computed under
 IDENTITY = ["run", "method", "data"]
 
-__all__ = ["SPLITS", "check", "compare", "leaderboard", "load_meta", "load_records", "read_table", "scene_summary",
-           "to_csv", "to_markdown", "to_text", "write_summary", "write_table", "format_value"]
-
-
-def metric_info(name: str, view: RunView | None = None) -> dict[str, Any]:
-    """A metric's metadata as its run recorded it (runs made before that: the registry)."""
-    recorded = ((view.meta.get("metric_info") or {}) if view is not None else {}).get(name)
-    if recorded:
-        return recorded
-    from metrics import METRICS
-
-    return METRICS.get(name).info.as_dict()
+__all__ = ["check", "compare", "format_value", "leaderboard", "load_meta", "load_records", "read_table",
+           "scene_summary", "to_csv", "to_markdown", "to_text", "write_table"]
 
 
 def arrow(info: dict[str, Any]) -> str:
     return "↑" if info["higher_is_better"] else "↓"
 
 
-def column(name: str, view: RunView | None = None) -> str:
-    """Table column of a metric, with its direction arrow: ``psnr ↑``."""
-    return f"{name} {arrow(metric_info(name, view))}"
+def column(name: str, views: Sequence[RunView]) -> str:
+    """Table column of a metric, with its direction arrow as the runs recorded it: ``psnr ↑``."""
+    return f"{name} {arrow(metric_info(name, views))}"
 
 
 def load_records(run_dir: Any) -> pd.DataFrame:
     """One row per (method, scene, sample), the last record of each winning; metrics as columns."""
     return read_run(run_dir).records
-
-
-def in_scene_order(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """``frame`` sorted by ``by`` with scene ids in natural order (0, 1, 2, ..., 10)."""
-    if frame.empty:
-        return frame.reset_index(drop=True)
-    order = {scene: i for i, scene in enumerate(sorted(frame["scene"].unique(), key=natural_key))}
-    keyed = frame.assign(_scene_order=frame["scene"].map(order))
-    columns = ["_scene_order" if c == "scene" else c for c in by]
-    return keyed.sort_values(columns, kind="stable").drop(columns="_scene_order").reset_index(drop=True)
 
 
 def format_protocols(versions: dict[str, int]) -> str:
@@ -82,98 +73,8 @@ def parse_protocols(text: Any) -> dict[str, int]:
     return out
 
 
-def _mean(values: pd.Series) -> float:
-    """Mean that is NaN ('unavailable') if any value is missing."""
-    if values.isna().any():
-        return float("nan")
-    return float(values.astype(float).mean())
-
-
-def _fallback_note(values: pd.Series) -> str:
-    used = values.dropna()
-    if used.empty:
-        return ""
-    return f"fallback {used.iloc[0]} in {len(used)}/{len(values)} samples"
-
-
-def scene_means(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Mean over samples within each scene (and which scenes fell back to something)."""
-    present = [m for m in metrics if m in records.columns]
-    grouped = records.groupby(["method", "scene", "task"], sort=True)
-    out = grouped[present].agg(_mean) if present else grouped.size().to_frame("n").drop(columns="n")
-    out["samples"] = grouped.size()
-    out["fallback"] = grouped["fallback"].agg(_fallback_note) if "fallback" in records else ""
-    for m in metrics:
-        if m not in out.columns:
-            out[m] = np.nan
-    return in_scene_order(out.reset_index(), ["method", "scene"])
-
-
-def scene_summary(records: pd.DataFrame, metrics: Sequence[str], unavailable: Sequence[str] = ()) -> pd.DataFrame:
-    """Per-scene means plus a final mean-over-scenes row (the run's headline numbers); metrics the
-    run could not compute read ``unavailable``, fallbacks are named in a ``note`` column."""
-    per_scene = scene_means(records, metrics)
-    rows = per_scene[["scene", "task", "samples", *metrics]].copy()
-    mean_row = {"scene": "(mean over scenes)", "task": "", "samples": int(rows["samples"].sum())}
-    mean_row.update({m: _mean(per_scene[m]) for m in metrics})
-    table = pd.concat([rows, pd.DataFrame([mean_row])], ignore_index=True)
-    for m in metrics:
-        if m in unavailable:
-            table[m] = UNAVAILABLE
-    notes = list(per_scene["fallback"]) + [""]
-    if any(notes):
-        fell = sum(bool(n) for n in notes)
-        notes[-1] = f"{fell} of {len(per_scene)} scenes fell back"
-        table["note"] = notes
-    return table
-
-
-def write_summary(run_dir: Any, keep: int | None = None) -> pd.DataFrame:
-    """``summary.csv`` over all samples, ``summary-top{K}.csv`` over the K best-ranked per scene, and
-    ``results.json`` (the run's results file)."""
-    from .results import write_results
-
-    view = read_run(run_dir)
-    summary = scene_summary(view.records, view.metrics, list(view.unavailable))
-    atomic_write_bytes(view.path / "summary.csv", to_csv(_identified(summary, view)).encode())
-    write_results(view)
-    if keep is not None:
-        top = scene_summary(select_top(view.records, keep=keep), view.metrics, list(view.unavailable))
-        atomic_write_bytes(view.path / f"summary-top{keep}.csv", to_csv(_identified(top, view)).encode())
-        return top
-    return summary
-
-
-def _identified(table: pd.DataFrame, view: RunView) -> pd.DataFrame:
-    """The table with the run's identity on every row, for files that travel on their own."""
-    return table.assign(run=view.label, method=view.method, data=view.data, config_hash=view.config_hash)
-
-
-def _require_ranks(records: pd.DataFrame) -> None:
-    if "correspondences" not in records or records["correspondences"].isna().any():
-        raise RealBenchError("some samples have no correspondence score; rerun `realbench evaluate` with the same "
-                             "--out (without --no-select) to score them")
-
-
-def select_top(records: pd.DataFrame, keep: int | None = None, filter_rate: float | None = None) -> pd.DataFrame:
-    """Per (method, scene), the ``keep`` samples with most correspondences, or all but the lowest-ranked
-    ``filter_rate`` percent (RealFill's seed selection). Ties go to the lower sample index."""
-    from .selection import keep_count
-
-    _require_ranks(records)
-    ranked = records.sort_values(["method", "scene", "correspondences", "sample"],
-                                 ascending=[True, True, False, True], kind="stable")
-    parts = []
-    for _, group in ranked.groupby(["method", "scene"], sort=True):
-        n = keep if keep is not None else keep_count(len(group), filter_rate or 0.0)
-        parts.append(group.head(n))
-    return in_scene_order(pd.concat(parts), ["method", "scene", "sample"])
-
-
 def _rows(view: RunView, per_scene: pd.DataFrame, metrics: Sequence[str], ci: bool, splits: Sequence[str],
-          extra: dict) -> list[dict]:
-    from .stats import bootstrap_ci
-
+          extra: dict, columns: dict[str, str]) -> list[dict]:
     versions = view.versions()
     unavailable = [m for m in metrics if m in view.unavailable]
     rows = []
@@ -184,9 +85,9 @@ def _rows(view: RunView, per_scene: pd.DataFrame, metrics: Sequence[str], ci: bo
         row = {"run": view.label, "method": view.method, "data": view.data, "split": split, **extra,
                "scenes": len(part), "samples": int(part["samples"].sum())}
         for m in metrics:
-            row[column(m, view)] = _mean(part[m])
+            row[columns[m]] = mean_or_nan(part[m])
             if ci:
-                row[f"{column(m, view)} ci95"] = "[{:.4g}, {:.4g}]".format(*bootstrap_ci(part[m].to_numpy()))
+                row[f"{columns[m]} ci95"] = "[{:.4g}, {:.4g}]".format(*bootstrap_ci(part[m].to_numpy()))
         fell = int((part["fallback"] != "").sum()) if "fallback" in part else 0
         row["notes"] = f"fallback on {fell} of {len(part)} scenes" if fell else ""
         row[UNAVAILABLE] = ",".join(unavailable)
@@ -210,39 +111,46 @@ def leaderboard(runs: Sequence[Any], metrics: Sequence[str] | str | None = None,
     the reported rows of ``results/paper/`` marked as such.
     """
     views = read_runs(runs, allow_mixed_data)
-    if isinstance(metrics, str):
-        metrics = [metrics]
+    if isinstance(metrics, str):  # "psnr" or "psnr,ssim", as on the command line
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if metrics is None:
         metrics = list(dict.fromkeys(m for view in views for m in view.metrics))
+    columns = {m: column(m, views) for m in metrics}
     rows = []
     for view in views:
         records = view.records
         if filter_rates is None:
-            rows += _rows(view, scene_means(records, metrics), metrics, ci, SPLITS, {})
+            rows += _rows(view, scene_means(records, metrics), metrics, ci, view.splits, {}, columns)
             continue
         for rate in filter_rates:
             if not 0 <= rate < 100:
                 raise RealBenchError(f"filter rate {rate:g} must be in [0, 100)")
             kept = select_top(records, filter_rate=rate)
-            rows += _rows(view, scene_means(kept, metrics), metrics, ci, ("all",), {"filter": f"{rate:g}%"})
+            rows += _rows(view, scene_means(kept, metrics), metrics, ci, ("all",), {"filter": f"{rate:g}%"},
+                          columns)
     table = pd.DataFrame(rows)
     if table.empty:
         raise RealBenchError("the run folders hold no records", path=", ".join(str(v.path) for v in views))
     if filter_rates is None and metrics:
-        ascending = not metric_info(metrics[0], views[0])["higher_is_better"]
-        table["_split"] = table["split"].map({s: i for i, s in enumerate(SPLITS)})
-        table = table.sort_values(["_split", column(metrics[0], views[0])], ascending=[True, ascending],
+        ascending = not metric_info(metrics[0], views)["higher_is_better"]
+        order = list(dict.fromkeys(split for view in views for split in view.splits))
+        table["_split"] = table["split"].map({s: i for i, s in enumerate(order)})
+        table = table.sort_values(["_split", columns[metrics[0]]], ascending=[True, ascending],
                                   kind="stable", na_position="last").drop(columns="_split")
     if with_paper:
-        table = pd.concat([table, paper_rows(metrics, table2=filter_rates is not None)], ignore_index=True)
+        layout = "table2" if filter_rates is not None else "table1"
+        table = pd.concat([table, paper_rows(metrics, files=views[0].reported(layout))],
+                          ignore_index=True)
     return table.reset_index(drop=True)
 
 
-def paper_rows(metrics: Sequence[str], table2: bool = False) -> pd.DataFrame:
-    """Reported numbers (results/paper/*.csv), marked ``reported: <source>``; never computed here."""
-    from .resources import paper_dir
-
-    files = ["realfill_table2.csv"] if table2 else ["realfill_table1.csv", "geocomplete.csv"]
+def paper_rows(metrics: Sequence[str], table2: bool = False, files: Sequence[str] | None = None) -> pd.DataFrame:
+    """Reported numbers (results/paper/*.csv: ``files``, else those the default benchmark lists
+    for Table 1 or 2), marked ``reported: <source>``; never computed here."""
+    if files is None:
+        files = get_definition().reported.get("table2" if table2 else "table1", ())
+    if not files:
+        raise RealBenchError("this benchmark has no reported numbers for that table layout")
     frames = []
     for name in files:
         path = paper_dir() / name
@@ -312,7 +220,8 @@ def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float
     missing_columns = {key, "split", "scenes"} - set(expected.columns)
     metric_columns = [c for c in expected.columns if is_metric_column(c)]
     if missing_columns or not metric_columns:
-        raise RealBenchError(f"not a realbench leaderboard table: it lacks {', '.join(sorted(missing_columns)) or 'metric'} "
+        raise RealBenchError("not a realbench leaderboard table: it lacks "
+                             f"{', '.join(sorted(missing_columns)) or 'metric'} "
                              "columns (write one with `realbench leaderboard RUN --out FILE.csv`)", path=str(baseline))
     for name in [*rtol, *atol]:
         if name not in {metric_of(c) for c in metric_columns}:
@@ -325,7 +234,7 @@ def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float
     changes = _protocol_changes(expected, actual_rows, key, [metric_of(c) for c in metric_columns])
     if changes:
         return CheckResult(False, pd.DataFrame(), changes)
-    infos = {metric_of(c): metric_info(metric_of(c), views[0]) for c in metric_columns}
+    infos = {metric_of(c): metric_info(metric_of(c), views) for c in metric_columns}
     diffs = []
     on_gpu = "gpu" in {str(r.get("device")) for r in actual_rows.values()} | set(
         expected["device"].astype(str) if "device" in expected else [])
@@ -377,26 +286,24 @@ def compare(run_a: Any, run_b: Any, metrics: Sequence[str] | str | None = None,
     (B - A) with its 95 % t interval, the bootstrap interval, t-test and Wilcoxon p-values, and a
     verdict that says "better" only when the t interval excludes 0 (else "no significant
     difference"), flagged as weak when the other two disagree."""
-    from .stats import paired_test
-
     view_a, view_b = read_runs([run_a, run_b], allow_mixed_data)
-    if isinstance(metrics, str):
-        metrics = [metrics]
+    if isinstance(metrics, str):  # "psnr" or "psnr,ssim", as on the command line
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if metrics is None:
         metrics = [m for m in view_a.metrics if m in view_b.metrics]
     a = scene_means(view_a.records, metrics).set_index("scene")
     b = scene_means(view_b.records, metrics).set_index("scene")
-    common = sorted(set(a.index) & set(b.index), key=natural_key)
+    common = sorted(set(a.index) & set(b.index), key=view_a.sort_key)
     if not common:
         raise RealBenchError("the two runs share no scene", path=f"{view_a.path}, {view_b.path}")
     rows = []
     for m in metrics:
         x, y = a.loc[common, m].to_numpy(float), b.loc[common, m].to_numpy(float)
-        info = metric_info(m, view_a)
+        info = metric_info(m, [view_a, view_b])
         result = paired_test(x, y, higher_is_better=info["higher_is_better"])
         verdict = {"B better": f"B ({view_b.label}) better", "A better": f"A ({view_a.label}) better"}.get(
             result["verdict"], result["verdict"])
-        rows.append({"metric": column(m, view_a), "scenes": len(common), "A": float(np.mean(x)),
+        rows.append({"metric": column(m, [view_a, view_b]), "scenes": len(common), "A": float(np.mean(x)),
                      "B": float(np.mean(y)), "B - A": result["mean_diff"], "ci95 low": result["ci_low"],
                      "ci95 high": result["ci_high"], "bootstrap low": result["boot_low"],
                      "bootstrap high": result["boot_high"], "p (t-test)": result["p_ttest"],

@@ -17,15 +17,22 @@ import difflib
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import struct
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
+from .cache import cache_dir
+from .download import extract_zip, fetch_url
 from .errors import RealBenchError
+from .imageio import atomic_write_bytes
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["url_file", "hf_repo", "dreamsim_bundle"]
 Need = tuple[str, ...]  # alternatives for one required file, the first preferred
@@ -62,6 +69,8 @@ class WeightSpec:
         return f"realbench weights download {self.name}"
 
 
+# Filled by the plugins that need weights (a metric, a method, the matcher) when they are imported:
+# the core knows how to find and fetch weights, not which ones exist.
 SPECS: dict[str, WeightSpec] = {}
 
 
@@ -74,32 +83,6 @@ def diffusers_model(repo_id: str, description: str) -> WeightSpec:
     """A diffusers pipeline repository: its components are read from ``model_index.json``."""
     return WeightSpec(repo_id, "hf_repo", description, repo_id=repo_id, needs=(("model_index.json",),),
                       layout="diffusers")
-
-
-register_weights(WeightSpec(
-    "alexnet", "url_file", "ImageNet AlexNet trunk of LPIPS (torchvision IMAGENET1K_V1)",
-    url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", needs=(("alexnet-owt-7be5be79.pth",),)))
-register_weights(WeightSpec(
-    "loftr-outdoor", "url_file", "LoFTR outdoor matcher (kornia), for correspondence-based seed selection",
-    url="https://huggingface.co/kornia/loftr/resolve/main/loftr_outdoor.ckpt", needs=(("loftr_outdoor.ckpt",),)))
-register_weights(WeightSpec(
-    "dino-vits16", "hf_repo", "DINO ViT-S/16 (v1), transformers format", repo_id="facebook/dino-vits16",
-    needs=(("config.json",), ("model.safetensors", "pytorch_model.bin"))))
-register_weights(WeightSpec(
-    "dinov2-base", "hf_repo", "DINOv2 ViT-B/14, transformers format", repo_id="facebook/dinov2-base",
-    needs=(("config.json",), ("preprocessor_config.json",), ("model.safetensors", "pytorch_model.bin"))))
-
-DREAMSIM_URL = ("https://github.com/ssundaram21/dreamsim/releases/download/v0.2.0-checkpoints/"
-                "dreamsim_ensemble_checkpoint.zip")
-register_weights(WeightSpec(
-    "dreamsim-ensemble", "dreamsim_bundle",
-    "DreamSim ensemble (DINO + CLIP + OpenCLIP ViT-B/16 with LoRA), the folder dreamsim(cache_dir=...) fills",
-    url=DREAMSIM_URL,
-    needs=(("dino_vitb16_pretrain.pth",), ("clip_vitb16_pretrain.pth.tar",), ("open_clip_vitb16_pretrain.pth.tar",),
-           ("ensemble_lora/adapter_config.json",),
-           ("ensemble_lora/adapter_model.safetensors", "ensemble_lora/adapter_model.bin"),
-           # what the package's torch.hub.load('facebookresearch/dino:main') leaves in the same folder
-           ("facebookresearch_dino_main/hubconf.py",), ("checkpoints/dino_vitbase16_pretrain.pth",))))
 
 
 @dataclass(frozen=True)
@@ -135,8 +118,6 @@ def weights_dir() -> Path | None:
 
 
 def default_bundle_dir(name: str) -> Path:
-    from .sample_data import cache_dir
-
     return (weights_dir() or cache_dir() / "weights") / name
 
 
@@ -157,9 +138,9 @@ def is_hub_id(text: str) -> bool:
 def get_spec(name: str) -> WeightSpec:
     if name in SPECS:
         return SPECS[name]
+    if is_hub_id(name):  # any hub repository works (a typo fails at download, naming the repository)
+        return register_weights(diffusers_model(name, f"diffusers model {name}"))
     close = difflib.get_close_matches(name, list(SPECS), n=3, cutoff=0.5)
-    if is_hub_id(name) and not close:
-        return register_weights(diffusers_model(name, f"diffusers model {name}"))  # any hub id works
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise RealBenchError(f"unknown weights '{name}'.{hint} Known: {', '.join(sorted(SPECS))}.")
 
@@ -295,12 +276,14 @@ def resolve(name: str, overrides: Mapping[str, str] | None = None) -> Resolved:
     for source, path in _candidates(spec, explicit):
         if spec.kind == "url_file" and path.is_file():
             if file_complete(path):
+                log.debug("weights %s: %s (%s)", name, path, source)
                 return Resolved(spec, path, source, (path,))
             found, missing = [], [f"{path.name} is incomplete"]
         else:
             found, missing = check_folder(spec, path)
             if not missing:
                 target = found[0] if spec.kind == "url_file" else path
+                log.debug("weights %s: %s (%s)", name, target, source)
                 return Resolved(spec, target, source, tuple(found))
         looked.append(str(path))
         if source == "explicit path":  # an explicit path that is wrong is an error, not a fallback
@@ -374,10 +357,9 @@ def download(name: str, progress: bool = True) -> Resolved:
         return resolve(name)
     except WeightsMissing:
         pass
+    log.info("downloading weights %s from %s", name, spec.url or spec.repo_id)
     try:
         if spec.kind == "url_file":
-            from .download import fetch_url
-
             root = weights_dir()
             folder = root if root is not None else torch_hub_dir() / "checkpoints"
             fetch_url(spec.url, folder / spec.filename, progress=progress)
@@ -400,8 +382,6 @@ def _download_dreamsim(spec: WeightSpec, progress: bool) -> None:
     """What ``dreamsim(pretrained=True, cache_dir=DIR)`` does, made resumable: the release zip
     (resumable, unpacked atomically), then the package itself fetches DINO's torch-hub repository
     and checkpoint into the same folder while it loads."""
-    from .download import extract_zip, fetch_url
-
     folder = default_bundle_dir(spec.name)
     archive_needs = [n for n in spec.needs if not n[0].startswith(("facebookresearch_dino_main", "checkpoints/"))]
     if any(not any(file_complete(folder / alt) for alt in need) for need in archive_needs):
@@ -427,8 +407,6 @@ def load_dreamsim_package(folder: Path, device) -> object:
 
 def content_hash(paths: list[Path]) -> str:
     """sha256 (first 12 hex) of files (a folder: all its files), cached by path, size and mtime."""
-    from .sample_data import cache_dir
-
     files: list[Path] = []
     for path in paths:
         files += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
@@ -449,8 +427,6 @@ def content_hash(paths: list[Path]) -> str:
     known[key] = digest.hexdigest()[:12]
     try:
         store.parent.mkdir(parents=True, exist_ok=True)
-        from .imageio import atomic_write_bytes
-
         atomic_write_bytes(store, json.dumps(known).encode())
     except OSError:
         pass

@@ -126,7 +126,8 @@ def internet_dreamsim(internet, dreamsim_replica):
     internet.add_url(replicas.DREAMSIM_URL, dreamsim_replica["release"])
     internet.add_url(replicas.DINO_ZIPBALL, dreamsim_replica["dino_zip"])
     internet.add_url(replicas.DINO_VITB16_URL, dreamsim_replica["dino_checkpoint"])
-    internet.add_url(replicas.DINO_BRANCHES, _json.dumps([{"name": "main", "commit": {"sha": "7c446df5b9f45747937fb0d72314eb9f7b66930a"}}]).encode())
+    internet.add_url(replicas.DINO_BRANCHES, _json.dumps(
+        [{"name": "main", "commit": {"sha": "7c446df5b9f45747937fb0d72314eb9f7b66930a"}}]).encode())
     return internet
 
 

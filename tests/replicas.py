@@ -107,7 +107,7 @@ def paint_by_example_repo(folder: Path, seed: int = 0) -> Path:
     import torch
     from transformers import CLIPImageProcessor, CLIPVisionConfig
 
-    from methods.paint_by_example import image_encoder_class
+    from realbench.methods.paint_by_example import image_encoder_class
 
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,7 +196,8 @@ def alexnet_file(folder: Path, seed: int = 0) -> Path:
     import torchvision
 
     torch.manual_seed(seed)
-    state = {k: v for k, v in torchvision.models.alexnet(weights=None).state_dict().items() if k.startswith("features.")}
+    state = {k: v for k, v in torchvision.models.alexnet(weights=None).state_dict().items()
+             if k.startswith("features.")}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "alexnet-owt-7be5be79.pth"
     torch.save(state, path)

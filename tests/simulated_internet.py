@@ -232,7 +232,7 @@ class SimulatedInternet:
         return response
 
     # ------------------------------------------------------------------ installing
-    def install(self, monkeypatch) -> "SimulatedInternet":
+    def install(self, monkeypatch) -> SimulatedInternet:
         import huggingface_hub
         from huggingface_hub.utils import _http
 

@@ -3,8 +3,8 @@ import time
 
 import numpy as np
 
-from methods.base import Method, MethodInfo, Output
-from methods.telea import Telea
+from realbench.methods.base import Method, MethodInfo, Output
+from realbench.methods.telea import Telea
 
 
 class SlowNoisyTelea(Method):

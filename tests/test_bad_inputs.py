@@ -1,13 +1,12 @@
 """Every failure is one `error:` line (exit 2) naming the scene and file or the path, before
 anything is written: decompression bombs, unreadable configs, impossible --out folders, output
 that cannot be written, files that are not what they claim."""
-import json
 import struct
 import zlib
 
 import pytest
-
 from conftest import make_scene
+
 from realbench import RealBenchError, evaluate, load_benchmark
 from realbench.cli import main
 
@@ -18,7 +17,8 @@ def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + chunk(b"IEND", b""))
 
 
 def _one_error(capsys, *needles):
@@ -88,10 +88,10 @@ def test_out_in_a_folder_that_is_not_writable(tmp_path, monkeypatch, capsys):
 def test_a_full_disk_mid_run_is_one_error_and_the_run_resumes(tmp_path, monkeypatch, capsys):
     import errno
 
-    import realbench.runner as runner
+    import realbench.runfolder as runfolder
 
     calls = {"n": 0}
-    real = runner.write_png
+    real = runfolder.write_png
 
     def full(path, image, *args, **kwargs):
         calls["n"] += 1
@@ -99,11 +99,11 @@ def test_a_full_disk_mid_run_is_one_error_and_the_run_resumes(tmp_path, monkeypa
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real(path, image, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "write_png", full)
+    monkeypatch.setattr(runfolder, "write_png", full)
     out = tmp_path / "run"
     assert main(["evaluate", "--method", "telea", "--no-progress", "--out", str(out)]) == 2
     _one_error(capsys, "No space left on device", "rerun the same command to resume")
-    monkeypatch.setattr(runner, "write_png", real)
+    monkeypatch.setattr(runfolder, "write_png", real)
     assert main(["evaluate", "--method", "telea", "--no-progress", "--out", str(out)]) == 0
 
 

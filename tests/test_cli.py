@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_scene
+
 from realbench.cli import main
 
 SCRIPT = Path(sys.executable).parent / "realbench"
@@ -58,3 +58,15 @@ def test_console_script_bad_scene_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "scene 'kitchen'" in proc.stderr and "target.png" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_verbose_diagnostics_go_to_stderr_and_tables_stay_on_stdout(tmp_path, capsys):
+    args = ["evaluate", "--method", "telea", "--scenes", "chelsea-defocus", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "quiet")]) == 0
+    quiet = capsys.readouterr()
+    assert "realbench:" not in quiet.err
+    assert main(["-v", *args, "--out", str(tmp_path / "loud")]) == 0
+    loud = capsys.readouterr()
+    assert "realbench: " in loud.err and "1 sample(s) to make" in loud.err
+    table = [line for line in quiet.out.splitlines() if "chelsea-defocus" in line]
+    assert table == [line for line in loud.out.splitlines() if "chelsea-defocus" in line]

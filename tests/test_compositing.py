@@ -1,8 +1,8 @@
 """Known pixels stay exact; the feather only touches a band of 2*width pixels around the hole."""
 import numpy as np
 import pytest
-
 from conftest import photo
+
 from realbench.compositing import composite, feather_alpha, feather_band
 
 

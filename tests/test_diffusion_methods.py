@@ -4,13 +4,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_diffusion import save_tiny_paint_by_example, save_tiny_sd_inpainting
 
 from realbench import RealBenchError, evaluate
 from realbench.cli import main
 from realbench.compositing import feather_band
 from realbench.imageio import read_rgb
 from realbench.records import read_records
-from tiny_diffusion import save_tiny_paint_by_example, save_tiny_sd_inpainting
 
 SCENE = "chelsea-defocus"
 FAST_TRAIN = {"train": {"steps": 2, "batch_size": 4, "resolution": 64, "checkpoint_every": 1000},
@@ -84,7 +84,7 @@ def test_paint_by_example_loads_hub_layout_and_records_reference(tiny_pbe, sampl
     assert main(["evaluate", "--method", "paint-by-example", "--model", str(tiny_pbe), "--scenes", SCENE,
                  "--samples", "4", "--set", "steps=2", "--no-progress", "--out", str(out)]) == 0
     records = read_records(out / "records.jsonl")
-    from methods.paint_by_example import PaintByExample
+    from realbench.methods.paint_by_example import PaintByExample
 
     refs = len(sample_bench[SCENE].refs)
     assert [r["info"]["reference_index"] for r in records] == [
@@ -94,7 +94,7 @@ def test_paint_by_example_loads_hub_layout_and_records_reference(tiny_pbe, sampl
 
 
 def test_saved_lora_reloads_to_identical_samples_and_same_seed_same_images(tiny_sd, sample_bench, tmp_path):
-    from methods.realfill import RealFill
+    from realbench.methods.realfill import RealFill
 
     scene = sample_bench[SCENE]
     config = {"model": str(tiny_sd), **FAST_TRAIN}
@@ -114,8 +114,8 @@ def test_saved_lora_reloads_to_identical_samples_and_same_seed_same_images(tiny_
 def test_training_resumes_from_a_checkpoint_to_the_same_lora(tiny_sd, sample_bench, tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
-    import methods.realfill as realfill_module
-    from methods.realfill import RealFill
+    import realbench.methods.realfill as realfill_module
+    from realbench.methods.realfill import RealFill
 
     scene = sample_bench[SCENE]
     config = {"model": str(tiny_sd), "train": {**FAST_TRAIN["train"], "steps": 4, "checkpoint_every": 2},
@@ -158,12 +158,12 @@ def test_missing_base_model_is_one_clear_error(tmp_path, monkeypatch, capsys):
     assert "realbench weights download stabilityai/stable-diffusion-2-inpainting" in err
     assert not (tmp_path / "out").exists()
     with pytest.raises(RealBenchError, match="neither an existing folder nor a hub id"):
-        evaluate("sd-inpaint", config={"model": "not-a-model"}, progress=False)
+        evaluate("sd-inpaint", method_config={"model": "not-a-model"}, progress=False)
 
 
 def test_unknown_precision_is_one_clear_error_before_any_work(tiny_sd, tmp_path, capsys):
     with pytest.raises(RealBenchError, match="dtype='fp8' is not a precision"):
-        evaluate("sd-inpaint", config={"model": str(tiny_sd), "dtype": "fp8"}, progress=False)
+        evaluate("sd-inpaint", method_config={"model": str(tiny_sd), "dtype": "fp8"}, progress=False)
     out = tmp_path / "out"
     assert main(["evaluate", "--method", "realfill", "--model", str(tiny_sd), "--set", "train.mixed_precision=half",
                  "--out", str(out)]) == 2
@@ -176,14 +176,14 @@ def test_half_precision_paths_run_and_leave_the_shared_vae_float32(tiny_sd, tmp_
     """GPU-only code on the CPU: fp16 mixed-precision training (autocast + gradient scaler) and
     bf16 sampling. Sampling scene 1 must not cast the VAE that scene 2's training shares. The CPU
     never computes in half precision by choice, so the test pretends it does."""
-    import methods.realfill as realfill
-    from methods.diffusion import DTYPE_NAMES
+    import realbench.methods.realfill as realfill
+    from realbench.methods.diffusion import DTYPE_NAMES
 
     monkeypatch.setattr(realfill, "pick_dtype", lambda name, device: getattr(torch, DTYPE_NAMES[str(name)]))
     config = {"model": str(tiny_sd), "train": {**FAST_TRAIN["train"], "mixed_precision": "fp16"},
               "sample": {"steps": 2, "batch": 2, "dtype": "bf16"}}
     out = tmp_path / "run"
-    evaluate("realfill", config=config, scenes=[SCENE, "rocket-style"], samples=1, out=out, progress=False)
+    evaluate("realfill", method_config=config, scenes=[SCENE, "rocket-style"], samples=1, out=out, progress=False)
     records = read_records(out / "records.jsonl")
     assert sorted(r["scene"] for r in records) == sorted([SCENE, "rocket-style"])
     assert {r["info"]["dtype"] for r in records} == {"bfloat16"}
@@ -213,7 +213,7 @@ def _expected_size(h, w, short):
 @pytest.mark.parametrize("method", ["sd-inpaint", "paint-by-example", "realfill"])
 def test_generation_runs_at_the_working_resolution_and_comes_back_at_scene_size(
         method, odd_sizes, tiny_sd, tiny_pbe, tmp_path, monkeypatch):
-    import methods.diffusion as diffusion
+    import realbench.methods.diffusion as diffusion
 
     seen = []
     real = diffusion.from_pipeline
@@ -222,13 +222,13 @@ def test_generation_runs_at_the_working_resolution_and_comes_back_at_scene_size(
         seen.append((images.shape[1:3], size))
         return real(images, size)
 
-    for module in ("methods.sd_inpaint", "methods.paint_by_example", "methods.realfill"):
+    for module in ("realbench.methods.sd_inpaint", "realbench.methods.paint_by_example", "realbench.methods.realfill"):
         monkeypatch.setattr(f"{module}.from_pipeline", spy)
     model = tiny_pbe if method == "paint-by-example" else tiny_sd
     config = ({"model": str(model), **FAST_TRAIN} if method == "realfill"
               else {"model": str(model), "steps": 2, "batch": 2, "resolution": 64})
     out = tmp_path / "run"
-    evaluate(method, odd_sizes, config=config, samples=1, out=out, progress=False)
+    evaluate(method, odd_sizes, method_config=config, samples=1, out=out, progress=False)
     records = {r["scene"]: r for r in read_records(out / "records.jsonl")}
     for scene_id, (h, w) in {"big": (1024, 1024), "wide": (48, 80)}.items():
         eh, ew = _expected_size(h, w, 64)
@@ -239,6 +239,19 @@ def test_generation_runs_at_the_working_resolution_and_comes_back_at_scene_size(
 
 def test_resolution_must_be_a_multiple_of_8(tiny_sd):
     with pytest.raises(RealBenchError, match="multiple of 8"):
-        evaluate("sd-inpaint", config={"model": str(tiny_sd), "resolution": 500}, progress=False)
+        evaluate("sd-inpaint", method_config={"model": str(tiny_sd), "resolution": 500}, progress=False)
     with pytest.raises(RealBenchError, match="sample.resolution"):
-        evaluate("realfill", config={"model": str(tiny_sd), "sample": {"resolution": "big"}}, progress=False)
+        evaluate("realfill", method_config={"model": str(tiny_sd), "sample": {"resolution": "big"}}, progress=False)
+
+
+def test_an_extended_run_makes_the_images_of_a_run_made_in_one_go(tiny_sd, sample_bench, tmp_path):
+    """Batches are index-aligned blocks (0-3, 4-7), so `--samples 8` after `--samples 3` generates
+    samples 4-7 in the batch a run made in one go does, and so, bit for bit, the same images."""
+    config = {"model": str(tiny_sd), "steps": 2, "batch": 4}
+    common = dict(scenes=[SCENE], metrics="none", select=False, method_config=config, progress=False)
+    evaluate("sd-inpaint", sample_bench, samples=8, out=tmp_path / "once", **common)
+    evaluate("sd-inpaint", sample_bench, samples=3, out=tmp_path / "twice", **common)
+    evaluate("sd-inpaint", sample_bench, samples=8, out=tmp_path / "twice", **common)
+    for index in (4, 5, 6, 7):  # 0-2 were a batch of three in the first run
+        name = f"images/{SCENE}/{index:03d}.png"
+        np.testing.assert_array_equal(read_rgb(tmp_path / "once" / name), read_rgb(tmp_path / "twice" / name))

@@ -1,8 +1,8 @@
 """Hugging Face datasets round trip: export with save_to_disk, load back pixel-identical."""
 import numpy as np
 import pytest
-
 from conftest import make_scene
+
 from realbench import RealBenchError, load_benchmark
 from realbench.cli import main
 

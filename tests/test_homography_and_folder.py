@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from metrics.psnr import masked_psnr
 from realbench import RealBenchError, evaluate, leaderboard
+from realbench.metrics.psnr import masked_psnr
 from realbench.records import read_records
 from realbench.scene import Scene
 
@@ -25,7 +25,7 @@ def _planar_scene(extra_refs=()):
 
 
 def test_recovers_a_planar_scene_warped_by_a_known_homography():
-    from methods.homography_warp import HomographyWarp
+    from realbench.methods.homography_warp import HomographyWarp
 
     scene = _planar_scene()
     image, info = HomographyWarp().fill(scene)
@@ -34,8 +34,8 @@ def test_recovers_a_planar_scene_warped_by_a_known_homography():
 
 
 def test_failed_reference_is_skipped_with_reason_and_all_failed_falls_back_to_telea():
-    from methods.homography_warp import HomographyWarp
-    from methods.telea import Telea
+    from realbench.methods.homography_warp import HomographyWarp
+    from realbench.methods.telea import Telea
 
     noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
     scene = _planar_scene(extra_refs=(noise,))
@@ -48,7 +48,7 @@ def test_failed_reference_is_skipped_with_reason_and_all_failed_falls_back_to_te
 
 
 def test_deterministic():
-    from methods.homography_warp import HomographyWarp
+    from realbench.methods.homography_warp import HomographyWarp
 
     scene = _planar_scene()
     np.testing.assert_array_equal(HomographyWarp().fill(scene)[0], HomographyWarp().fill(scene)[0])
@@ -67,7 +67,7 @@ def test_beats_telea_on_the_dev_scenes(dev_data, tmp_path):
 def noisy_run(sample_bench, tmp_path_factory):
     out = tmp_path_factory.mktemp("made-elsewhere") / "run"
     evaluate("slow_method:SlowNoisyTelea", sample_bench, scenes=["chelsea-defocus", "rocket-style"], samples=2,
-             config={"delay": 0}, out=out, progress=False)
+             method_config={"delay": 0}, out=out, progress=False)
     return out
 
 
@@ -93,7 +93,7 @@ def test_folder_reports_missing_scenes_and_size_mismatch(noisy_run, sample_bench
         evaluate(f"folder:{tmp_path / 'outputs'}", sample_bench, scenes=["chelsea-defocus"], out=tmp_path / "b",
                  progress=False)
     result = evaluate(f"folder:{tmp_path / 'outputs'}", sample_bench, scenes=["chelsea-defocus"], out=tmp_path / "c",
-                      config={"resize": True}, progress=False)
+                      method_config={"resize": True}, progress=False)
     assert read_records(result.run_dir / "records.jsonl")[0]["info"]["resized_from"] == [120, 100]
 
 
@@ -105,7 +105,7 @@ def test_folder_scores_as_is_unless_composite(sample_bench, tmp_path):
     as_is = evaluate(f"folder:{tmp_path / 'outputs'}", sample_bench, scenes=[scene.id], out=tmp_path / "as-is",
                      metrics=["psnr"], progress=False)
     pasted = evaluate(f"folder:{tmp_path / 'outputs'}", sample_bench, scenes=[scene.id], out=tmp_path / "pasted",
-                      metrics=["psnr"], config={"composite": True}, progress=False)
+                      metrics=["psnr"], method_config={"composite": True}, progress=False)
     from realbench.imageio import read_rgb
 
     grey = read_rgb(as_is.run_dir / "images" / scene.id / "000.png")

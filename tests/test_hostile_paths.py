@@ -3,11 +3,9 @@ run folder are never written through, and names are escaped when printed."""
 import json
 import os
 
-import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import make_scene
+
 from realbench import RealBenchError, evaluate, load_benchmark
 from realbench.cli import main
 from realbench.records import read_records

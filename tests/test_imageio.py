@@ -2,9 +2,9 @@
 import cv2
 import numpy as np
 import pytest
+from conftest import make_scene, photo
 from PIL import Image
 
-from conftest import make_scene, photo
 from realbench.errors import RealBenchError
 from realbench.imageio import encode_png, read_mask, read_rgb
 from realbench.loading import load_scene_dir

@@ -6,10 +6,10 @@ import math
 import shlex
 
 import pytest
+from replicas import release_archive, zip_folder
 
 from realbench.cli import main
 from realbench.records import read_records
-from replicas import release_archive, zip_folder
 
 TABLE1 = ("psnr", "ssim", "lpips", "dreamsim", "dino", "clip")
 FAST = {

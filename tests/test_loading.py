@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_scene, photo
 from PIL import Image
 
-from conftest import make_scene, photo
 from realbench import RealBenchError, load_benchmark
 from realbench.loading import RealBenchWarning
 from realbench.scene import infer_task

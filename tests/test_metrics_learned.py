@@ -4,13 +4,13 @@ after, called directly on identical weights: the lpips package, DINO's own prepr
 transformers' ViT, OpenCLIP as it loads a hub repository, the dreamsim package."""
 import numpy as np
 import pytest
+import replicas
 import torch
+from conftest import photo
 from PIL import Image
 
-import replicas
-from conftest import photo
-from metrics import METRICS
 from realbench import RealBenchError
+from realbench.metrics import METRICS
 from realbench.scene import Scene
 from realbench.weights import WeightsMissing
 
@@ -83,7 +83,8 @@ def test_lpips_variants_equal_the_lpips_package(weights):
         expected = {
             "lpips": [float(spatial_ref(_t(s), _t(scene.gt))[0, 0][torch.from_numpy(scene.mask)].double().mean())
                       for s in samples],
-            "lpips_bbox": [float(plain_ref(_t(s[rows, cols].copy()), _t(scene.gt[rows, cols].copy()))) for s in samples],
+            "lpips_bbox": [float(plain_ref(_t(s[rows, cols].copy()), _t(scene.gt[rows, cols].copy())))
+                           for s in samples],
             # the public scripts: scale to [-1, 1], then multiply by the mask (known pixels 0)
             "lpips_zeroed": [float(plain_ref(_t(s) * mask, _t(scene.gt) * mask)) for s in samples],
         }
@@ -97,7 +98,7 @@ def test_lpips_variants_equal_the_lpips_package(weights):
 
 
 def test_lpips_bbox_grows_small_boxes_to_64_pixels():
-    from metrics.masked_lpips import bbox
+    from realbench.metrics.masked_lpips import bbox
 
     mask = np.zeros((100, 300), bool)
     mask[2:12, 280:295] = True
@@ -170,7 +171,8 @@ def test_clip_equals_open_clip_loading_the_hub_repository(weights, internet, mon
 
     scene = _scene()
     samples = _samples(scene)
-    model, _, preprocess = open_clip.create_model_and_transforms(f"hf-hub:{replicas.CLIP_B32}", cache_dir=str(tmp_path / "hf"))
+    model, _, preprocess = open_clip.create_model_and_transforms(f"hf-hub:{replicas.CLIP_B32}",
+                                                                 cache_dir=str(tmp_path / "hf"))
     model.eval()
     with torch.no_grad():
         def emb(image):
@@ -192,7 +194,8 @@ def test_dreamsim_equals_the_dreamsim_package(dreamsim_replica):
     finally:
         torch.hub._hub_dir = old_hub
     with torch.no_grad():
-        expected = [float(model(preprocess(Image.fromarray(s)), preprocess(Image.fromarray(scene.gt)))) for s in samples]
+        expected = [float(model(preprocess(Image.fromarray(s)), preprocess(Image.fromarray(scene.gt))))
+                    for s in samples]
     metric = METRICS.get("dreamsim")(weights={"dreamsim-ensemble": str(bundle)})
     np.testing.assert_allclose(metric(scene, samples), expected, atol=TOL)
     assert metric(scene, [scene.gt.copy()])[0] == pytest.approx(0.0, abs=TOL)

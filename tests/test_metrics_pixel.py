@@ -1,12 +1,13 @@
 """PSNR and SSIM against scikit-image, plus the invariants a masked metric must keep."""
 import numpy as np
 import pytest
+from conftest import photo
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from conftest import photo
-from metrics import METRICS
-from metrics.psnr import masked_psnr
-from metrics.ssim import masked_ssim, masked_ssim_opencv
+from realbench.metrics import METRICS
+from realbench.metrics.psnr import masked_psnr
+from realbench.metrics.ssim import masked_ssim
+from realbench.metrics.ssim_opencv import masked_ssim_opencv
 
 # Wang et al. (2004) as scikit-image documents it: Gaussian sigma 1.5, population covariance
 WANG = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255, channel_axis=2, full=True)

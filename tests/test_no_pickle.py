@@ -54,8 +54,8 @@ def test_a_pickle_payload_in_a_loftr_file_is_refused(tmp_path, monkeypatch):
     folder.mkdir()
     torch.save({"state_dict": {}, "evil": _Payload()}, folder / "loftr_outdoor.ckpt")  # what an attacker writes
     monkeypatch.setenv("REALBENCH_WEIGHTS_DIR", str(folder))
-    from realbench.selection import CorrespondenceScorer
     from realbench import load_benchmark
+    from realbench.selection import CorrespondenceScorer
 
     scorer = CorrespondenceScorer({"matcher": "loftr", "loftr_side": 64})
     scene = load_benchmark("sample")["chelsea-defocus"]
@@ -65,9 +65,9 @@ def test_a_pickle_payload_in_a_loftr_file_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_pickle_payload_dropped_into_a_training_checkpoint_is_never_loaded(tmp_path):
-    from methods.training_state import load_state, save_state
-
     import torch
+
+    from realbench.methods.training_state import load_state, save_state
 
     save_state(tmp_path, {"step": 3, "optimizer": {"state": {0: {"exp_avg": torch.ones(2)}}, "param_groups": []}})
     with open(tmp_path / "state.pt", "wb") as handle:  # the old, pickled format: ignored

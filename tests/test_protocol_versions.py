@@ -13,7 +13,7 @@ SCENES = ["chelsea-defocus", "rocket-style"]
 
 
 def _bump(monkeypatch, name: str, version: int) -> None:
-    from metrics import METRICS
+    from realbench.metrics import METRICS
 
     cls = METRICS.get(name)
     monkeypatch.setattr(cls, "info", dataclasses.replace(cls.info, version=version))

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from methods.realfill_data import RealFillBatches, make_mask, weighted_loss
+from realbench.methods.realfill_data import RealFillBatches, make_mask, weighted_loss
 
 
 def test_mask_is_union_of_rectangles_or_its_complement_with_p_half():
@@ -92,9 +92,9 @@ def test_step_loss_matches_a_per_example_reference(tmp_path):
     """The training loss with the text encoder run once per distinct prompt, against a direct
     per-example computation (explicit noising formula, strided mask downsampling)."""
     from diffusers import DDPMScheduler
-
-    from methods.realfill_data import step_loss
     from tiny_diffusion import _text_encoder, _unet, build_clip_tokenizer
+
+    from realbench.methods.realfill_data import step_loss
 
     torch.manual_seed(0)
     unet, text = _unet(32).eval(), _text_encoder().eval()
@@ -107,8 +107,8 @@ def test_step_loss_matches_a_per_example_reference(tmp_path):
     timesteps = torch.tensor([10, 500, 999, 0])
     masks, weightings = batch.masks, batch.weightings
     with torch.no_grad():
-        loss = step_loss(unet, text, scheduler, ids, prompt_index, latents, conditioning, masks, weightings, noise,
-                         timesteps, torch.float32)
+        loss = step_loss(unet, lambda rows: (text(ids[rows])[0], None), scheduler, prompt_index, latents,
+                         conditioning, masks, weightings, noise, timesteps, torch.float32)
         terms = []
         for i in range(4):
             alpha_bar = scheduler.alphas_cumprod[timesteps[i]]

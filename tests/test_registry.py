@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from realbench import RealBenchError
+from realbench import RealBenchError, RealBenchWarning
 from realbench.registry import Registry
 
 
@@ -30,3 +30,22 @@ def test_register_decorator_and_did_you_mean():
     with pytest.raises(RealBenchError, match="cannot import method"):
         registry.get("no_such_module:Thing")
     assert registry.get("collections:OrderedDict").__name__ == "OrderedDict"
+
+
+def test_discovery_registers_each_plugin_file_and_survives_a_broken_one(tmp_path, monkeypatch):
+    package = tmp_path / "myplugins"
+    package.mkdir()
+    (package / "__init__.py").write_text("from realbench.registry import Registry\n"
+                                         "THINGS = Registry('thing', package='myplugins')\n")
+    (package / "good.py").write_text("from myplugins import THINGS\n\n@THINGS.register('good')\nclass Good:\n"
+                                     "    pass\n")
+    (package / "broken.py").write_text("import no_such_dependency_here\n")
+    (package / "_private.py").write_text("raise SystemExit('private modules are not plugins')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from myplugins import THINGS
+
+    with pytest.warns(RealBenchWarning, match="myplugins.broken failed to import .*no_such_dependency_here"):
+        assert THINGS.names() == ["good"]
+    assert THINGS.get("good").__name__ == "Good"
+    with pytest.raises(RealBenchError, match="unknown thing 'bad'.*Failed to import: myplugins.broken"):
+        THINGS.get("bad")

@@ -2,7 +2,6 @@
 import base64
 import io
 from html.parser import HTMLParser
-from urllib.parse import unquote
 
 import pytest
 from PIL import Image
@@ -41,7 +40,7 @@ def two_runs(sample_bench, tmp_path_factory):
     root = tmp_path_factory.mktemp("report-runs")
     scenes = ["chelsea-defocus", "rocket-style", "motorcycle-stereo"]
     a = evaluate("telea", sample_bench, scenes=scenes, out=root / "telea", progress=False).run_dir
-    b = evaluate("slow_method:SlowNoisyTelea", sample_bench, scenes=scenes, samples=3, config={"delay": 0},
+    b = evaluate("slow_method:SlowNoisyTelea", sample_bench, scenes=scenes, samples=3, method_config={"delay": 0},
                  out=root / "noisy", progress=False).run_dir
     return [a, b]
 

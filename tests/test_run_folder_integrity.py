@@ -7,11 +7,10 @@ import sys
 import time
 
 import numpy as np
-import pytest
+from conftest import make_scene
 from PIL import Image
 
-from conftest import make_scene
-from realbench import evaluate, load_benchmark
+from realbench import evaluate
 from realbench.cli import main
 from realbench.records import read_records
 
@@ -19,7 +18,8 @@ from realbench.records import read_records
 def test_a_second_run_on_the_same_folder_stops_at_once_naming_the_holder(tmp_path, capsys):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    first = subprocess.Popen([sys.executable, "-m", "realbench.cli", "evaluate", "--method", "slow_method:SlowNoisyTelea",
+    first = subprocess.Popen([sys.executable, "-m", "realbench.cli", "evaluate", "--method",
+                              "slow_method:SlowNoisyTelea",
                               "--samples", "6", "--set", "delay=0.3", "--no-progress", "--out", str(out)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 60

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import make_scene
+
 from realbench import RealBenchError, evaluate, leaderboard
 from realbench.cli import main
 from realbench.records import read_records
@@ -23,7 +23,7 @@ def runs(sample_bench, tmp_path_factory):
     root = tmp_path_factory.mktemp("identity")
     return {
         "r5": evaluate("telea", sample_bench, scenes=SCENES, out=root / "r5", progress=False).run_dir,
-        "r3": evaluate("telea", sample_bench, scenes=SCENES, config={"radius": 3}, out=root / "r3",
+        "r3": evaluate("telea", sample_bench, scenes=SCENES, method_config={"radius": 3}, out=root / "r3",
                        progress=False).run_dir,
         "other": evaluate("telea", sample_bench, scenes=SCENES[:1], out=root / "other", progress=False).run_dir,
     }
@@ -33,8 +33,8 @@ def test_rows_carry_run_label_method_and_data(runs, tmp_path):
     table = leaderboard([runs["r5"], runs["r3"]])
     assert set(table["run"]) == {"telea", "telea(radius=3)"} and set(table["method"]) == {"telea"}
     assert table["data"].nunique() == 1 and table["data"].iloc[0].startswith("sample@")
-    labelled = evaluate("telea", "sample", scenes=SCENES, config={"radius": 3}, out=tmp_path / "mine", label="mine",
-                        progress=False)
+    labelled = evaluate("telea", "sample", scenes=SCENES, method_config={"radius": 3}, out=tmp_path / "mine",
+                        label="mine", progress=False)
     assert labelled.meta["label"] == "mine" and set(leaderboard([labelled])["run"]) == {"mine"}
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO, make_scene
+
 from realbench import RealBenchError, evaluate
 from realbench.imageio import read_rgb
 from realbench.records import read_records
@@ -49,7 +49,7 @@ def test_telea_records_are_complete_and_images_composited(sample_bench, tmp_path
 def test_same_seed_same_numbers(sample_bench, tmp_path):
     from slow_method import SlowNoisyTelea  # noqa: F401  (registered by module:Class name)
 
-    kwargs = dict(scenes=["chelsea-defocus"], samples=3, seed=3, config={"delay": 0}, progress=False)
+    kwargs = dict(scenes=["chelsea-defocus"], samples=3, seed=3, method_config={"delay": 0}, progress=False)
     a = evaluate("slow_method:SlowNoisyTelea", sample_bench, out=tmp_path / "a", **kwargs).records()
     b = evaluate("slow_method:SlowNoisyTelea", sample_bench, out=tmp_path / "b", **kwargs).records()
     pd.testing.assert_frame_equal(a.drop(columns="image"), b.drop(columns="image"))
@@ -60,7 +60,7 @@ def test_rerun_skips_finished_samples_and_adds_missing_metrics(sample_bench, tmp
     from slow_method import SlowNoisyTelea
 
     out = tmp_path / "run"
-    args = dict(scenes=["chelsea-defocus"], config={"delay": 0}, progress=False, out=out)
+    args = dict(scenes=["chelsea-defocus"], method_config={"delay": 0}, progress=False, out=out)
     SlowNoisyTelea.calls.clear()
     evaluate("slow_method:SlowNoisyTelea", sample_bench, samples=2, metrics=["psnr"], **args)
     assert len(SlowNoisyTelea.calls) == 2
@@ -75,7 +75,7 @@ def test_rerun_skips_finished_samples_and_adds_missing_metrics(sample_bench, tmp
 def test_other_config_in_same_out_dir_is_refused(sample_bench, tmp_path):
     evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=tmp_path / "run", progress=False)
     with pytest.raises(RealBenchError, match="another configuration"):
-        evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=tmp_path / "run", config={"radius": 2},
+        evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=tmp_path / "run", method_config={"radius": 2},
                  progress=False)
 
 
@@ -83,7 +83,7 @@ def test_bad_input_writes_nothing(tmp_path):
     folder = make_scene(tmp_path / "data")
     (folder / "target" / "mask.png").write_bytes(b"garbage")
     for kwargs in ({"data": str(tmp_path / "data")}, {"data": "sample", "metrics": ["psnrr"]},
-                   {"data": "sample", "config": {"radius_px": 3}}):
+                   {"data": "sample", "method_config": {"radius_px": 3}}):
         with pytest.raises(RealBenchError):
             evaluate("telea", out=tmp_path / "out", progress=False, **kwargs)
         assert not (tmp_path / "out").exists()

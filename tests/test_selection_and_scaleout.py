@@ -39,7 +39,7 @@ def test_keep_count():
 @pytest.fixture(scope="module")
 def scored_run(sample_bench, tmp_path_factory):
     out = tmp_path_factory.mktemp("scored") / "run"
-    evaluate(NOISY, sample_bench, scenes=SCENES, samples=8, config={"delay": 0}, out=out, progress=False)
+    evaluate(NOISY, sample_bench, scenes=SCENES, samples=8, method_config={"delay": 0}, out=out, progress=False)
     return out
 
 
@@ -51,7 +51,8 @@ def test_filter_rate_table_equals_direct_computation_from_records(scored_run):
     for rate in (0, 25, 50, 75):
         scene_means = []
         for scene in SCENES:
-            rows = sorted((r for r in records if r["scene"] == scene), key=lambda r: (-r["correspondences"], r["sample"]))
+            rows = sorted((r for r in records if r["scene"] == scene),
+                          key=lambda r: (-r["correspondences"], r["sample"]))
             kept = rows[: keep_count(len(rows), rate)]
             scene_means.append(np.mean([r["metrics"]["psnr"] for r in kept]))
         row = table[table["filter"] == f"{rate}%"].iloc[0]
@@ -143,7 +144,7 @@ def test_paper_rows_are_data_with_sources():
 
 
 def test_shards_merged_equal_a_single_run(sample_bench, tmp_path, capsys):
-    kwargs = dict(scenes=SCENES, samples=3, config={"delay": 0}, progress=False)
+    kwargs = dict(scenes=SCENES, samples=3, method_config={"delay": 0}, progress=False)
     single = evaluate(NOISY, sample_bench, out=tmp_path / "single", **kwargs).run_dir
     shards = [evaluate(NOISY, sample_bench, out=tmp_path / f"shard{i}", shard=f"{i}/3", **kwargs).run_dir
               for i in (1, 2, 3)]
@@ -158,9 +159,9 @@ def test_shards_merged_equal_a_single_run(sample_bench, tmp_path, capsys):
 
 
 def test_merge_refuses_mismatched_configs(sample_bench, tmp_path, capsys):
-    a = evaluate(NOISY, sample_bench, scenes=SCENES[:1], samples=1, config={"delay": 0}, out=tmp_path / "a",
+    a = evaluate(NOISY, sample_bench, scenes=SCENES[:1], samples=1, method_config={"delay": 0}, out=tmp_path / "a",
                  progress=False, shard="1/2").run_dir
-    b = evaluate(NOISY, sample_bench, scenes=SCENES[:2], samples=1, config={"delay": 0.001}, out=tmp_path / "b",
+    b = evaluate(NOISY, sample_bench, scenes=SCENES[:2], samples=1, method_config={"delay": 0.001}, out=tmp_path / "b",
                  progress=False, shard="2/2").run_dir
     assert main(["merge", str(a), str(b), "--out", str(tmp_path / "m")]) == 2
     assert "config_hash" in capsys.readouterr().err and not (tmp_path / "m").exists()
@@ -181,7 +182,7 @@ def test_max_refs_limits_references_and_is_recorded(sample_bench, tmp_path):
 
 def test_ray_run_gives_records_identical_to_the_local_executor(sample_bench, tmp_path):
     pytest.importorskip("ray")
-    kwargs = dict(scenes=SCENES[:3], samples=2, config={"delay": 0}, progress=False)
+    kwargs = dict(scenes=SCENES[:3], samples=2, method_config={"delay": 0}, progress=False)
     local = evaluate(NOISY, sample_bench, out=tmp_path / "local", **kwargs).run_dir
     distributed = evaluate(NOISY, sample_bench, out=tmp_path / "ray", executor="ray", **kwargs)
     assert distributed.meta["executor"] == "ray"

@@ -9,7 +9,7 @@ import pytest
 
 from realbench import RealBenchError, evaluate
 from realbench.cli import build_parser, main
-from realbench.runner import parse_shard
+from realbench.planning import parse_shard
 
 SCENE = "chelsea-defocus"
 
@@ -30,8 +30,8 @@ def test_bad_method_settings_are_one_error_and_nothing_is_written(setting, messa
 
 
 def test_nested_settings_are_typed_too(tmp_path):
+    from realbench.methods.realfill import RealFillSettings
     from realbench.settings import parse_settings
-    from methods.realfill import RealFillSettings
 
     with pytest.raises(RealBenchError, match="'train.steps' must be >= 1, got 0"):
         parse_settings(RealFillSettings, {"train": {"steps": 0}}, "method 'realfill'")
@@ -73,14 +73,13 @@ def test_device_is_checked_before_anything(device, message, tmp_path, capsys):
 
 def test_device_reaches_methods_metrics_and_matcher(tmp_path, monkeypatch):
     import realbench.runner as runner
-    import realbench.selection as selection
 
     seen = {}
-    real_metrics, real_method, real_scorer = runner.resolve_metrics, runner.resolve_method, selection.CorrespondenceScorer
+    real_metrics, real_method, real_scorer = runner.resolve_metrics, runner.resolve_method, runner.CorrespondenceScorer
 
-    def metrics_spy(names, weights=None, options=None, skip=False, device=None):
+    def metrics_spy(names, weights=None, options=None, skip=False, device=None, definition=None):
         seen["metrics"] = device
-        return real_metrics(names, weights, options, skip, device)
+        return real_metrics(names, weights, options, skip, device, definition)
 
     def method_spy(name, config=None):
         seen["method"] = adapter = real_method(name, config)
@@ -92,7 +91,7 @@ def test_device_reaches_methods_metrics_and_matcher(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner, "resolve_metrics", metrics_spy)
     monkeypatch.setattr(runner, "resolve_method", method_spy)
-    monkeypatch.setattr(selection, "CorrespondenceScorer", scorer_spy)
+    monkeypatch.setattr(runner, "CorrespondenceScorer", scorer_spy)
     result = evaluate("telea", scenes=[SCENE], device="cpu", out=tmp_path / "run", progress=False)
     assert seen["metrics"] == "cpu" and seen["method"].device == "cpu" and seen["matcher"].device == "cpu"
     assert result.meta["device"] == "cpu"
@@ -101,7 +100,8 @@ def test_device_reaches_methods_metrics_and_matcher(tmp_path, monkeypatch):
 
 
 def test_shards_counted_from_zero_or_from_slurm(monkeypatch):
-    assert parse_shard("1/4") == (1, 4) and parse_shard("0/4", base=0) == (1, 4) and parse_shard("3/4", base=0) == (4, 4)
+    assert (parse_shard("1/4") == (1, 4) and parse_shard("0/4", base=0) == (1, 4)
+            and parse_shard("3/4", base=0) == (4, 4))
     with pytest.raises(RealBenchError, match="--shard-base 0"):
         parse_shard("0/4")
     with pytest.raises(RealBenchError, match="between 0 and 3"):

@@ -17,10 +17,10 @@ def uneven_run(sample_bench, tmp_path_factory):
     """A run whose scenes have different sample counts, so mean-of-means != mean-of-samples."""
     out = tmp_path_factory.mktemp("uneven") / "run"
     cfg = {"delay": 0}
-    evaluate("slow_method:SlowNoisyTelea", sample_bench, scenes=["chelsea-defocus"], samples=4, out=out, config=cfg,
-             progress=False)
+    evaluate("slow_method:SlowNoisyTelea", sample_bench, scenes=["chelsea-defocus"], samples=4, out=out,
+             method_config=cfg, progress=False)
     evaluate("slow_method:SlowNoisyTelea", sample_bench, scenes=["rocket-style", "coffee-lighting"], samples=1,
-             out=out, config=cfg, progress=False)
+             out=out, method_config=cfg, progress=False)
     return out
 
 

@@ -2,9 +2,9 @@
 and a looser one for GPU runs; the user's --atol/--rtol override both."""
 import pytest
 
-from metrics import METRICS
 from realbench import check, evaluate
 from realbench.cli import main
+from realbench.metrics import METRICS
 from realbench.tables import write_table
 
 

@@ -3,12 +3,12 @@ import json
 import math
 
 import pytest
+from replicas import alexnet_file
 
 from realbench import evaluate, leaderboard
 from realbench.cli import main
 from realbench.records import read_records
 from realbench.weights import SPECS, WeightsMissing, resolve
-from replicas import alexnet_file
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_doctor_reports_every_metric_missing_with_fetch_commands(empty_weights, 
     out = capsys.readouterr().out
     for name in ("lpips", "dreamsim", "dino", "clip"):
         assert f"metric {name}" in out
-    from metrics import METRICS
+    from realbench.metrics import METRICS
 
     missing = [line for line in out.splitlines() if "MISSING" in line]
     learned = [name for name in METRICS.names() if METRICS.get(name).info.needs_weights]
@@ -129,13 +129,14 @@ def test_learned_metrics_end_to_end_with_protocols_recorded(weights_dir, sample_
         assert protocols["lpips"]["weights"].startswith("alexnet@")
         assert protocols["dino"]["weights"].startswith("dino-vits16@")
         assert protocols["dino"]["preprocess"]["std"] == [0.229, 0.224, 0.225]
-        assert protocols["clip"]["pretrained"] == "openai" and protocols["clip"]["weights"].startswith("clip-vit-b-32-openai@")
+        assert (protocols["clip"]["pretrained"] == "openai"
+                and protocols["clip"]["weights"].startswith("clip-vit-b-32-openai@"))
         assert {p["version"] for p in protocols.values()} >= {1, 2}
     assert set(result.summary().columns) >= {"lpips", "dino", "clip"}
 
 
 def test_table1_alias_expands_to_the_six_paper_metrics():
-    from realbench.runner import expand_metric_names
+    from realbench.components import expand_metric_names
 
     assert expand_metric_names(["table1"]) == ["psnr", "ssim", "lpips", "dreamsim", "dino", "clip"]
     assert set(SPECS) >= {"alexnet", "dreamsim-ensemble", "dino-vits16", "dinov2-base"}

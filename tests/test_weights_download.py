@@ -4,11 +4,11 @@ import filecmp
 import json
 
 import pytest
-
 import replicas
+from simulated_internet import TransferCut
+
 from realbench.cli import main
 from realbench.weights import WeightsMissing, file_complete, resolve
-from simulated_internet import TransferCut
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_sd2_inpainting_fetches_only_what_loading_needs(fresh, internet, hub_rep
     for rel in fetched:
         assert filecmp.cmp(found.path / rel, hub_replicas[replicas.SD2] / rel, shallow=False)
     # the method loads it from there, offline
-    from methods.sd_inpaint import SDInpaint
+    from realbench.methods.sd_inpaint import SDInpaint
 
     assert SDInpaint({}).model_path == found.path
 
@@ -146,7 +146,7 @@ def test_local_diffusers_folder_missing_a_component_is_one_clear_error(tmp_path,
     import shutil
 
     from realbench import RealBenchError
-    from methods.sd_inpaint import SDInpaint
+    from realbench.methods.sd_inpaint import SDInpaint
 
     copy = tmp_path / "model"
     shutil.copytree(hub_replicas[replicas.SD2], copy)

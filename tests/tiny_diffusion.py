@@ -1,5 +1,6 @@
-"""Tiny random SD2-inpainting-style and Paint-by-Example models, saved with ``save_pretrained``
-in the hub repositories' layouts, so tests load them through ``--model <dir>`` like users do."""
+"""Tiny random SD2-inpainting-style, SDXL-inpainting-style and Paint-by-Example models, saved with
+``save_pretrained`` in the hub repositories' layouts, so tests load them through ``--model <dir>``
+like users do."""
 from __future__ import annotations
 
 import gzip
@@ -7,8 +8,9 @@ import json
 from pathlib import Path
 
 
-def build_clip_tokenizer(folder: Path):
-    """A real CLIP BPE tokenizer written offline from the vocabulary file open_clip ships."""
+def build_clip_tokenizer(folder: Path, pad_token: str = "<|endoftext|>"):
+    """A real CLIP BPE tokenizer written offline from the vocabulary file open_clip ships (SDXL's
+    second tokenizer pads with "!")."""
     import open_clip.tokenizer as oct
     from transformers import CLIPTokenizer
 
@@ -21,7 +23,7 @@ def build_clip_tokenizer(folder: Path):
     (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
     tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77,
-                              pad_token="<|endoftext|>")
+                              pad_token=pad_token)
     tokenizer.save_pretrained(folder)
     return tokenizer
 
@@ -69,6 +71,37 @@ def save_tiny_sd_inpainting(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def save_tiny_sdxl_inpainting(folder: Path, seed: int = 0) -> Path:
+    """Same files as diffusers/stable-diffusion-xl-1.0-inpainting-0.1: unet (9 input channels,
+    ``text_time`` added conditioning), vae, text_encoder (CLIPTextModel), text_encoder_2
+    (CLIPTextModelWithProjection), tokenizer, tokenizer_2, an Euler scheduler, model_index.json."""
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    text = dict(vocab_size=49408, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                max_position_embeddings=77)
+    text_encoder = CLIPTextModel(CLIPTextConfig(hidden_size=32, **text))
+    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(hidden_size=32, projection_dim=32, **text))
+    time_dim = 8
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=9, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=64, attention_head_dim=4, norm_num_groups=8, transformer_layers_per_block=1,
+        addition_embed_type="text_time", addition_time_embed_dim=time_dim,
+        projection_class_embeddings_input_dim=6 * time_dim + 32)  # six time ids and the pooled projection
+    tokenizer = build_clip_tokenizer(folder / "tokenizer")
+    tokenizer_2 = build_clip_tokenizer(folder / "tokenizer_2", pad_token="!")  # as the hub's tokenizer_2
+    pipe = StableDiffusionXLInpaintPipeline(
+        vae=_vae(), text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2, unet=unet, requires_aesthetics_score=False, force_zeros_for_empty_prompt=True,
+        scheduler=EulerDiscreteScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
+                                         beta_end=0.012, steps_offset=1))  # as the hub config
+    pipe.save_pretrained(folder)
+    return folder
+
+
 def save_tiny_paint_by_example(folder: Path, seed: int = 0) -> Path:
     """Same layout as Fantasy-Studio/Paint-by-Example, including the model_index.json entry
     ``"image_encoder": ["paint_by_example", "PaintByExampleImageEncoder"]`` that trips current diffusers."""
@@ -76,7 +109,7 @@ def save_tiny_paint_by_example(folder: Path, seed: int = 0) -> Path:
     from diffusers import PNDMScheduler
     from transformers import CLIPImageProcessor, CLIPVisionConfig
 
-    from methods.paint_by_example import image_encoder_class
+    from realbench.methods.paint_by_example import image_encoder_class
 
     torch.manual_seed(seed)
     encoder = image_encoder_class()(CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2,
@@ -103,8 +136,13 @@ if __name__ == "__main__":  # python tests/tiny_diffusion.py DIR: tiny models fo
 
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "tiny-models")
     sd, pbe = save_tiny_sd_inpainting(root / "sd2-inpainting"), save_tiny_paint_by_example(root / "paint-by-example")
+    sdxl = save_tiny_sdxl_inpainting(root / "sdxl-inpainting")
     print(f"random tiny models (not pretrained; for plumbing checks only) in {root}. Try:\n"
           f"  realbench evaluate --method realfill --model {sd} --scenes chelsea-defocus --samples 2 "
-          f"--set train.steps=2 --set train.resolution=64 --set train.batch_size=4 --set sample.steps=2 --out runs/tiny-realfill\n"
+          f"--set train.steps=2 --set train.resolution=64 --set train.batch_size=4 --set sample.steps=2 "
+          f"--out runs/tiny-realfill\n"
+          f"  realbench evaluate --method realfill --model {sdxl} --scenes chelsea-defocus --samples 2 "
+          f"--set train.steps=2 --set train.resolution=64 --set train.batch_size=4 --set sample.steps=2 "
+          f"--out runs/tiny-xl\n"
           f"  realbench evaluate --method sd-inpaint --model {sd} --samples 2 --set steps=2 --out runs/tiny-sd\n"
           f"  realbench evaluate --method paint-by-example --model {pbe} --samples 2 --set steps=2 --out runs/tiny-pbe")

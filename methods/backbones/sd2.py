@@ -1,0 +1,34 @@
+"""Stable Diffusion 1.x/2.x inpainting (RealFill's base, stabilityai/stable-diffusion-2-inpainting):
+one CLIP text encoder, its last hidden state as the UNet's cross-attention input."""
+from __future__ import annotations
+
+from typing import Any
+
+from .base import BACKBONES, Backbone
+
+
+@BACKBONES.register("sd2")
+class SD2Inpainting(Backbone):
+    name = "sd2"
+    pipeline_classes = ("StableDiffusionInpaintPipeline",)
+    text_encoders = ("text_encoder",)
+    tokenizers = ("tokenizer",)
+
+    def load_trainable(self) -> dict[str, Any]:
+        from diffusers import UNet2DConditionModel
+        from transformers import CLIPTextModel
+
+        path = str(self.path)
+        return {"unet": UNet2DConditionModel.from_pretrained(path, subfolder="unet").to(self.device),
+                "text_encoder": CLIPTextModel.from_pretrained(path, subfolder="text_encoder").to(self.device)}
+
+    def encode(self, text_encoders, ids, rows, size):
+        return text_encoders["text_encoder"](ids[0][rows])[0], None
+
+    def pipeline(self, frozen, models, scheduler):
+        from diffusers import StableDiffusionInpaintPipeline
+
+        return StableDiffusionInpaintPipeline(
+            vae=frozen["vae"], text_encoder=models["text_encoder"], tokenizer=frozen["tokenizers"][0],
+            unet=models["unet"], scheduler=scheduler, safety_checker=None, feature_extractor=None,
+            requires_safety_checker=False)  # no black-image replacement of flagged samples

@@ -1,0 +1,14 @@
+"""Where realbench keeps what it makes once and reuses: the built-in sample, unpacked archives,
+DreamSim's weights when no ``$REALBENCH_WEIGHTS_DIR`` is set, hashes of weight files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """``$REALBENCH_CACHE``, else ``$XDG_CACHE_HOME/realbench``, else ``~/.cache/realbench``."""
+    if os.environ.get("REALBENCH_CACHE"):
+        return Path(os.environ["REALBENCH_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "realbench"

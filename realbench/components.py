@@ -1,0 +1,83 @@
+"""What a run is made of, built from names: the method adapter, the metrics (with their weights
+found before any work), metric names expanded through the benchmark's metric sets."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from .benchmarks import BenchmarkDefinition, get_definition
+from .errors import RealBenchError
+from .methods import METHODS, Method
+from .methods.folder import FolderMethod
+from .metrics import METRICS, Metric
+from .provenance import canonical_json
+from .weights import WeightsMissing, resolve
+
+_METRIC_INSTANCES: dict[tuple, Any] = {}
+
+
+def resolve_method(name: str, config: dict[str, Any] | None = None) -> Method:
+    """A registered method, ``module:Class``, or ``folder:PATH`` for images made elsewhere."""
+    if name.startswith("folder:"):
+        return FolderMethod({**(config or {}), "path": name[len("folder:"):]})
+    cls = METHODS.get(name)
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise RealBenchError(f"'{name}' is not a realbench method (a subclass of realbench.methods.Method)")
+    return cls(config or {})
+
+
+def expand_metric_names(names: Iterable[str], definition: BenchmarkDefinition | None = None) -> list[str]:
+    """Metric names with the benchmark's sets (``table1``), ``default`` and ``none`` expanded,
+    order kept, duplicates dropped."""
+    return (definition or get_definition()).expand_metrics(names)
+
+
+def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
+                    options: dict[str, dict[str, Any]] | None = None, skip_unavailable: bool = False,
+                    device: str | None = None,
+                    definition: BenchmarkDefinition | None = None) -> tuple[dict[str, Metric], dict[str, str]]:
+    """Instantiate metrics and check their weights *before* any work.
+
+    Returns (usable metrics, unavailable metric -> reason). Missing weights are one error that
+    lists everything missing, unless ``skip_unavailable`` records those metrics as unavailable.
+    """
+    names = expand_metric_names(names, definition)
+    options = options or {}
+    for name in options:
+        if name not in names:
+            raise RealBenchError(f"--metric-set given for '{name}', which is not among the metrics "
+                                 f"({', '.join(names)})")
+    classes = {name: METRICS.get(name) for name in names}  # unknown names fail here, with a hint
+    for name, cls in classes.items():
+        if not (isinstance(cls, type) and issubclass(cls, Metric)):
+            raise RealBenchError(f"'{name}' is not a realbench metric (a subclass of realbench.metrics.Metric)")
+    scorers, missing = {}, {}
+    for name, cls in classes.items():
+        key = (name, canonical_json(options.get(name, {})), canonical_json(weights or {}), device,
+               os.environ.get("REALBENCH_WEIGHTS_DIR"))
+        scorer = _METRIC_INSTANCES.get(key) or cls(weights=weights, device=device, **options.get(name, {}))
+        problems = []
+        for weights_name in scorer.required_weights():
+            try:
+                resolve(weights_name, weights)
+            except WeightsMissing as exc:
+                problems.append(str(exc))
+        if problems:
+            missing[name] = " ".join(problems)
+            continue
+        _METRIC_INSTANCES[key] = scorer
+        scorers[name] = scorer
+    if missing and not skip_unavailable:
+        details = " | ".join(f"metric '{n}': {reason}" for n, reason in missing.items())
+        raise RealBenchError(f"missing weights for {len(missing)} metric(s), nothing was run. {details} "
+                             "(or pass --skip-unavailable to record them as unavailable)")
+    for name, scorer in scorers.items():
+        try:
+            scorer.load()
+        except RealBenchError:
+            raise
+        except Exception as exc:
+            first = (str(exc).splitlines() or [""])[0][:300]
+            raise RealBenchError(f"metric '{name}' could not load its model ({type(exc).__name__}: {first})") from None
+    return scorers, missing

@@ -1,0 +1,134 @@
+"""The pure worker of a run: per scene, fit the method once, generate in chunks of seeds,
+composite over the target, score every metric (ground-truth side once per scene) and count
+reference correspondences for seed selection. It writes no file, so the same worker runs
+in-process, in a shard of a Slurm array, or as a Ray task, and every executor gives the same
+records.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .components import resolve_method, resolve_metrics
+from .compositing import composite
+from .errors import RealBenchError
+from .provenance import canonical_json, config_hash
+from .scene import Scene
+from .selection import CorrespondenceScorer
+
+
+@dataclass
+class SceneWork:
+    """What one scene still needs: samples to generate, recorded samples to (re)score."""
+
+    scene: Scene
+    todo: list[int]
+    rescore: list[dict[str, Any]]
+    images: list[np.ndarray]  # the recorded images of ``rescore``, same order
+    reselect: bool = False  # the selection settings changed: rank every recorded sample again
+
+
+@dataclass
+class RunSpec:
+    """Everything a worker needs to rebuild the method, metrics and selector (picklable)."""
+
+    method: str
+    config: dict[str, Any]
+    metrics: list[str]
+    weights: dict[str, str]
+    metric_options: dict[str, dict[str, Any]]
+    skip_unavailable: bool
+    device: str | None
+    selection: dict[str, Any] | None
+    seed: int
+    work_dir: str  # the run folder's work/ (per-scene fitted state)
+
+
+_COMPONENTS: dict[str, tuple] = {}
+
+
+def build_components(spec: RunSpec) -> tuple:
+    """Method, metrics and selector rebuilt from a spec, once per process (Ray workers)."""
+    key = config_hash({k: v for k, v in vars(spec).items()})
+    if key not in _COMPONENTS:
+        adapter = resolve_method(spec.method, spec.config)
+        adapter.device = spec.device
+        scorers, _ = resolve_metrics(spec.metrics, spec.weights, spec.metric_options, spec.skip_unavailable,
+                                     spec.device)
+        selector = (CorrespondenceScorer(spec.selection, weights=spec.weights, device=spec.device)
+                    if spec.selection is not None else None)
+        _COMPONENTS[key] = (adapter, scorers, selector)
+    return _COMPONENTS[key]
+
+
+def chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
+    """Sample indices in blocks of ``size`` aligned to the index (0-3, 4-7, ...), not to where the
+    work starts: batched generation equals one-by-one only up to float rounding (a level in a few
+    pixels), so a run resumed or extended (``--samples 16`` after 8) generates the very batches,
+    and images, of a run made in one go (a block's records are appended together)."""
+    blocks: dict[int, list[int]] = {}
+    for index in items:
+        blocks.setdefault(index // size, []).append(index)
+    yield from blocks.values()
+
+
+def score(scorers, scene: Scene, images: list[np.ndarray], names: Iterable[str]) -> dict[str, list]:
+    """Values per metric; the ground-truth side comes from each metric's per-scene cache."""
+    return {name: scorers[name].score(scorers[name].reference(scene), scene, images) for name in names}
+
+
+def missing_metrics(record: dict[str, Any], protocols: dict[str, dict]) -> list[str]:
+    """Usable metrics a record has no value for (never scored, recorded as unavailable) or has
+    under another protocol than the current one (version, options or weights)."""
+    have, recorded = record.get("metrics") or {}, record.get("metric_protocols") or {}
+    return [n for n, protocol in protocols.items()
+            if have.get(n) is None or canonical_json(recorded.get(n)) != canonical_json(protocol)]
+
+
+def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) -> Iterator[list[dict[str, Any]]]:
+    """Yields, per chunk, one result dict per sample (no file is written here)."""
+    scene = work.scene
+    if work.rescore:
+        results = []
+        protocols = {n: s.full_protocol() for n, s in scorers.items()}
+        for record, image in zip(work.rescore, work.images):
+            values = score(scorers, scene, [image], missing_metrics(record, protocols))
+            result = {"rescore": record, "metrics": {n: v[0] for n, v in values.items()}}
+            if selector is not None and (work.reselect or record.get("correspondences") is None):
+                result["correspondences"] = selector.score(scene, image)
+            results.append(result)
+        yield results
+    if not work.todo:
+        return
+    started = time.perf_counter()
+    adapter.prepare(scene, Path(spec.work_dir) / scene.id)
+    prepare_seconds = time.perf_counter() - started
+    for chunk in chunks(work.todo, int(adapter.generation_batch)):
+        seeds = [adapter.seed_for(spec.seed, index) for index in chunk]
+        started = time.perf_counter()
+        outputs = adapter.generate(scene, seeds)
+        seconds = (time.perf_counter() - started) / max(len(chunk), 1)
+        images = []
+        for output in outputs:
+            if output.image.shape != scene.target.shape or output.image.dtype != np.uint8:
+                raise RealBenchError(
+                    f"method '{spec.method}' returned an image of shape {output.image.shape} {output.image.dtype}, "
+                    f"expected {scene.target.shape} uint8", scene=scene.id)
+            images.append(composite(output.image, scene.target, scene.mask, adapter.feather)
+                          if adapter.composites else output.image)
+        values = score(scorers, scene, images, scorers)
+        results = []
+        for position, (index, image, output) in enumerate(zip(chunk, images, outputs)):
+            result = {"sample": index, "seed": seeds[position], "image": image, "info": output.info,
+                      "metrics": {n: v[position] for n, v in values.items()},
+                      "seconds": {"prepare": prepare_seconds, "generate": seconds}}
+            if selector is not None:
+                result["correspondences"] = selector.score(scene, image)
+            results.append(result)
+        yield results
+    adapter.release()
