@@ -41,6 +41,9 @@ class Output:
 
     image: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    # the bytes of a PNG holding exactly ``image`` (an image read from a file), stored as they are
+    # instead of encoding ``image`` again, when the runner does not change a pixel of it
+    encoded: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -104,6 +107,10 @@ class Method:
 
     def generate(self, scene: Scene, seeds: Sequence[int]) -> list[Output]:
         raise NotImplementedError
+
+    def prefetch(self, scene: Scene, seeds: Sequence[int]) -> None:
+        """A hint that ``generate(scene, seeds)`` comes next: a method that reads its outputs
+        (``folder:PATH``) starts reading them while the current ones are scored."""
 
     def release(self) -> None:
         """Free per-scene state (GPU memory) after a scene is done."""

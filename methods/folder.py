@@ -7,13 +7,15 @@ scored as it is, unless you ask otherwise).
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from realbench.errors import RealBenchError
-from realbench.imageio import image_size, list_images, read_rgb
+from realbench.imageio import image_size, list_images, read_image_file
 from realbench.settings import setting
 
 from .base import Method, MethodInfo, Output
@@ -25,6 +27,9 @@ class FolderSettings:
     resize: bool = setting(False, help="resample images whose size differs from the target (recorded)")
     composite: bool = setting(False, help="paste the target's known pixels back over each image")
     feather: int = setting(0, min=0, help="pixels over which a composited image is blended into the known region")
+
+
+READ_THREADS = 4
 
 
 def _sha(data: bytes) -> str:
@@ -40,6 +45,8 @@ class FolderMethod(Method):
         self.root = Path(str(self.config["path"])).expanduser()
         if not self.root.is_dir():
             raise RealBenchError("outputs folder does not exist", path=str(self.root))
+        self._pool: ThreadPoolExecutor | None = None
+        self._reading: dict[tuple[str, int], Future] = {}
 
     @property
     def composites(self) -> bool:
@@ -60,14 +67,14 @@ class FolderMethod(Method):
     def check_inputs(self, scenes, counts) -> None:
         """Every image the run will score opens, is whole and has the target's size (or may be
         resized): a bad file in the last scene stops the run before the first is written."""
-        for scene in scenes:
-            files = self.files(scene.id)
-            for index in range(counts[scene.id]):
-                width, height = image_size(files[index], scene.id)
-                h, w = scene.size
-                if (height, width) != (h, w) and not self.config["resize"]:
-                    raise RealBenchError(f"image is {width}x{height}, target is {w}x{h} (pass --resize to resample)",
-                                         scene=scene.id, path=str(files[index]))
+        jobs = [(scene, path) for scene in scenes for path in self.files(scene.id)[:counts[scene.id]]]
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            sizes = list(pool.map(lambda job: image_size(job[1], job[0].id), jobs))
+        for (scene, path), (width, height) in zip(jobs, sizes):
+            h, w = scene.size
+            if (height, width) != (h, w) and not self.config["resize"]:
+                raise RealBenchError(f"image is {width}x{height}, target is {w}x{h} (pass --resize to resample)",
+                                     scene=scene.id, path=str(path))
 
     def changed_input(self, scene, index: int, recorded_info: dict) -> str | None:
         files = self.files(scene.id)
@@ -91,22 +98,37 @@ class FolderMethod(Method):
     def seed_for(self, base_seed: int, index: int) -> int:
         return index  # the "seed" of a file is its position in the sorted folder
 
-    def generate(self, scene, seeds):
-        files = self.files(scene.id)
-        outputs = []
-        for index in seeds:
-            path = files[int(index)]
-            image = read_rgb(path, scene.id)
-            info = {"file": str(path), "file_sha256": _sha(path.read_bytes()), "composited": self.composites}
-            if image.shape != scene.target.shape:
-                if not self.config["resize"]:
-                    h, w = scene.size
-                    raise RealBenchError(
-                        f"image is {image.shape[1]}x{image.shape[0]}, target is {w}x{h} (pass --resize to resample)",
-                        scene=scene.id, path=str(path))
-                from PIL import Image
+    generation_batch = 64  # images read per chunk: all samples of a scene at RealBench's count
 
-                info["resized_from"] = [image.shape[1], image.shape[0]]
-                image = np.asarray(Image.fromarray(image).resize((scene.size[1], scene.size[0]), Image.LANCZOS))
-            outputs.append(Output(image, info))
-        return outputs
+    def _read(self, scene, index: int) -> Output:
+        path = self.files(scene.id)[int(index)]
+        image, data, stored_as_is = read_image_file(path, scene.id)
+        info = {"file": str(path), "file_sha256": _sha(data), "composited": self.composites}
+        if image.shape != scene.target.shape:
+            if not self.config["resize"]:
+                h, w = scene.size
+                raise RealBenchError(
+                    f"image is {image.shape[1]}x{image.shape[0]}, target is {w}x{h} (pass --resize to resample)",
+                    scene=scene.id, path=str(path))
+            info["resized_from"] = [image.shape[1], image.shape[0]]
+            image = np.asarray(Image.fromarray(image).resize((scene.size[1], scene.size[0]), Image.LANCZOS))
+            stored_as_is = False
+        return Output(image, info, encoded=data if stored_as_is else None)
+
+    def _reader(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="realbench-read")
+        return self._pool
+
+    def prefetch(self, scene, seeds) -> None:
+        for index in seeds:
+            key = (scene.id, int(index))
+            if key not in self._reading:
+                self._reading[key] = self._reader().submit(self._read, scene, index)
+
+    def generate(self, scene, seeds):
+        """Each file read once (its hash and a copy come from the same bytes), decoded in a small
+        thread pool (the decoders release the GIL), ahead of time when the runner says what comes."""
+        self.prefetch(scene, seeds)
+        return [self._reading.pop((scene.id, int(index))).result() for index in seeds]
+

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from realbench.errors import RealBenchError
+
 _MODELS: dict[tuple, Any] = {}
 
 
@@ -22,6 +24,35 @@ def cached_model(key: tuple, loader: Callable[[], Any]) -> Any:
     if key not in _MODELS:
         _MODELS[key] = loader()
     return _MODELS[key]
+
+
+def forward_context(device, precision: str = "fp32"):
+    """What every learned forward pass runs under: no autograd at all (inference mode), and the
+    autocast a ``precision`` option asked for (fp16 only where it is made for: CUDA)."""
+    import contextlib
+
+    import torch
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.inference_mode())
+    if precision != "fp32":
+        if precision == "fp16" and device.type != "cuda":
+            raise RealBenchError(f"precision=fp16 needs a CUDA device (this metric runs on {device.type}); "
+                                 "use bf16 or fp32")
+        stack.enter_context(torch.autocast(device.type, dtype=getattr(torch, {"bf16": "bfloat16",
+                                                                              "fp16": "float16"}[precision])))
+    return stack
+
+
+def batch_size(option: int | None, device, count: int, per_image: int, budget: int, cpu: int) -> int:
+    """Samples per forward pass: the option when given; else every pending sample (``count``)
+    whose inputs (``per_image`` elements each) fit ``budget`` elements on a GPU, and ``cpu`` on the
+    CPU, where larger batches only spill the caches."""
+    if option:
+        return int(option)
+    if device.type == "cpu":
+        return max(1, min(count, cpu))
+    return max(1, min(count, budget // max(per_image, 1)))
 
 
 def batches(items: Sequence, size: int) -> Iterator[Sequence]:

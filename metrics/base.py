@@ -19,6 +19,8 @@ from realbench.registry import Registry
 from realbench.scene import Scene
 from realbench.settings import as_dict, parse_settings, setting, settings_from_defaults
 
+from ._state import feature_cache_enabled, feature_cache_path, load_state, save_state
+
 METRICS = Registry("metric", package="realbench.metrics")
 
 
@@ -55,6 +57,9 @@ class Metric:
     Options: ClassVar[type | None] = None  # a settings dataclass; else inferred from default_options
     default_options: ClassVar[dict[str, Any]] = {}
     cache_size: ClassVar[int] = 64
+    # keep the ground-truth side on disk too (learned metrics: a forward pass per scene), keyed by
+    # the scene's content and the full protocol, so another run on the same data reuses it
+    persistent_reference: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -81,8 +86,11 @@ class Metric:
         return {}
 
     def full_protocol(self) -> dict[str, Any]:
-        """What records store: the protocol plus the metric's name and protocol version."""
-        return {"metric": self.info.name, "version": self.info.version, **self.protocol()}
+        """What records store: the protocol plus the metric's name and protocol version (and a
+        reduced precision, when one was asked for)."""
+        precision = self.options.get("precision", "fp32")
+        return {"metric": self.info.name, "version": self.info.version, **self.protocol(),
+                **({"precision": precision} if precision != "fp32" else {})}
 
     def prepare(self, scene: Scene) -> Any:
         return None
@@ -90,11 +98,23 @@ class Metric:
     def reference(self, scene: Scene) -> Any:
         key = scene.checksum
         if key not in self._references:
-            self._references[key] = self.prepare(scene)
+            self._references[key] = self._stored_reference(scene)
             while len(self._references) > self.cache_size:
                 self._references.popitem(last=False)
         self._references.move_to_end(key)
         return self._references[key]
+
+    def _stored_reference(self, scene: Scene) -> Any:
+        if not self.persistent_reference or not feature_cache_enabled():
+            return self.prepare(scene)
+        self.load()
+        device = getattr(self, "_device", None)
+        path = feature_cache_path(self.full_protocol(), str(getattr(device, "type", device) or "cpu"), scene.checksum)
+        state = load_state(path, device)
+        if state is None:
+            state = self.prepare(scene)
+            save_state(path, state)
+        return state
 
     def score(self, state: Any, scene: Scene, images: Sequence[np.ndarray]) -> list[float]:
         raise NotImplementedError
@@ -108,7 +128,11 @@ class Metric:
 
 @dataclass
 class BatchOptions:
-    batch_size: int = setting(16, min=1, help="samples per forward pass")
+    batch_size: int | None = setting(None, min=1, help="samples per forward pass (default: every sample a "
+                                     "run holds for a scene, within a memory budget; on the CPU a few)")
+    precision: str = setting("fp32", choices=("fp32", "bf16", "fp16"),
+                             help="fp32 (default: the reference numbers), or autocast to bf16 / fp16 (fp16 on "
+                                  "CUDA only); recorded in the protocol")
 
 
 def check_images(scene: Scene, images: Sequence[np.ndarray], metric: str) -> None:

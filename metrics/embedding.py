@@ -11,32 +11,34 @@ from typing import Any
 
 import numpy as np
 
-from ._torch import batches, cosine
+from ._torch import batch_size, batches, cosine, forward_context
 from .base import BatchOptions, Metric
+
+IMAGES_PER_GPU_BATCH = 64  # a 224 px ViT-B batch that fits any current GPU with room to spare
+IMAGES_PER_CPU_BATCH = 16
 
 
 class EmbeddingMetric(Metric):
     distance = False
     Options = BatchOptions
+    persistent_reference = True
 
     def embed(self, images: Sequence[np.ndarray]):
         """N uint8 images -> N x D embeddings (subclasses)."""
         raise NotImplementedError
 
     def prepare(self, scene) -> Any:
-        import torch
-
         self.load()
-        with torch.no_grad():
-            return self.embed([scene.gt])
+        with forward_context(self._device, self.options["precision"]):
+            return self.embed([scene.gt]).float()
 
     def score(self, state, scene, images: Sequence[np.ndarray]) -> list[float]:
-        import torch
-
         self.load()
         values: list[float] = []
-        with torch.no_grad():
-            for chunk in batches(list(images), int(self.options["batch_size"])):
-                similarity = cosine(self.embed(chunk), state.to(self._device))
+        size = batch_size(self.options["batch_size"], self._device, len(images), 1, IMAGES_PER_GPU_BATCH,
+                          IMAGES_PER_CPU_BATCH)
+        with forward_context(self._device, self.options["precision"]):
+            for chunk in batches(list(images), size):
+                similarity = cosine(self.embed(chunk).float(), state.to(self._device))
                 values += [float(1.0 - s) if self.distance else float(s) for s in similarity]
         return values

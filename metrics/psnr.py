@@ -20,8 +20,21 @@ def masked_psnr(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, data_range: 
                 cap: float = MAX_PSNR) -> float:
     """10 log10(R^2 / MSE), the MSE taken over every masked pixel and channel, at most ``cap`` dB."""
     check_pair(pred, gt, mask)
+    if pred.dtype == gt.dtype == np.uint8:
+        return _psnr_uint8(pred.reshape(-1, 3)[np.flatnonzero(mask)], gt[mask].astype(np.int16), data_range, cap)
     diff = pred[mask].astype(np.float64) - gt[mask].astype(np.float64)
-    mse = float(np.mean(diff * diff))
+    return _from_mse(float(np.mean(diff * diff)), data_range, cap)
+
+
+def _psnr_uint8(pred_pixels: np.ndarray, gt_pixels: np.ndarray, data_range: float, cap: float) -> float:
+    """Integer arithmetic: every squared difference and their sum are exact, so the MSE is the very
+    float the float64 mean gives (sums of integers below 2**53 are exact), in a quarter of the time."""
+    diff = pred_pixels.astype(np.int16) - gt_pixels
+    wide = diff.astype(np.int32)
+    return _from_mse(int((wide * wide).sum(dtype=np.int64)) / diff.size, data_range, cap)
+
+
+def _from_mse(mse: float, data_range: float, cap: float) -> float:
     if mse == 0.0:
         return cap
     return min(cap, float(10.0 * np.log10(data_range * data_range / mse)))
@@ -40,5 +53,11 @@ class PSNR(Metric):
         return {"data_range": 255, "region": "mask", "mse": "mean over masked pixels and RGB channels",
                 "cap_db": MAX_PSNR, "equals": "skimage peak_signal_noise_ratio on the masked pixels, capped"}
 
+    def prepare(self, scene) -> tuple[np.ndarray, np.ndarray]:
+        """The masked pixels' positions and ground-truth values, once per scene."""
+        check_pair(scene.gt, scene.gt, scene.mask)
+        return np.flatnonzero(scene.mask), scene.gt[scene.mask].astype(np.int16)
+
     def score(self, state, scene, images: Sequence[np.ndarray]) -> list[float]:
-        return [masked_psnr(image, scene.gt, scene.mask) for image in images]
+        positions, gt_pixels = state
+        return [_psnr_uint8(image.reshape(-1, 3)[positions], gt_pixels, 255.0, MAX_PSNR) for image in images]

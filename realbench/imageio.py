@@ -6,6 +6,7 @@ so that methods and metrics only ever see ``HxWx3 uint8`` images and ``HxW bool`
 """
 from __future__ import annotations
 
+import io
 import os
 import struct
 import tempfile
@@ -58,7 +59,7 @@ def open_image(source, scene: str | None, path: str, decode: bool = True) -> Ima
             raise RealBenchError(f"cannot read image ({exc})", scene=scene, path=path) from None
         if decode:
             try:
-                image = ImageOps.exif_transpose(image)
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
             except Exception:  # broken EXIF block: keep the pixels as stored
                 pass
     where = ", ".join(p for p in (f"scene '{scene}'" if scene else "", f"file '{path}'") if p)
@@ -73,23 +74,49 @@ def _open(path: Path, scene: str | None) -> Image.Image:
     return open_image(path, scene, str(path))
 
 
-def image_size(path: Path, scene: str | None = None) -> tuple[int, int]:
+def image_size(path: Path, scene: str | None = None, data: bytes | None = None) -> tuple[int, int]:
     """(width, height) from the header alone, after the same checks as reading; PNGs are also
-    verified (chunk checksums), which finds truncated and corrupt files without decoding."""
-    if not Path(path).exists():
-        raise RealBenchError("file is missing", scene=scene, path=str(path))
-    with open_image(path, scene, str(path), decode=False) as image:
-        size, _fmt = image.size, image.format
-        try:
-            orientation = image.getexif().get(0x0112, 1)
-        except Exception:  # a broken EXIF block: the pixels are read as stored
-            orientation = 1
+    verified (chunk checksums), which finds truncated and corrupt files without decoding. One
+    read of the file (or ``data``, its bytes); a PNG is decoded only if it carries an EXIF block
+    (which may rotate it), as a JPEG's EXIF sits in its header."""
+    if data is None:
+        if not Path(path).exists():
+            raise RealBenchError("file is missing", scene=scene, path=str(path))
+        data = _read_bytes(Path(path), scene)
+    with open_image(io.BytesIO(data), scene, str(path), decode=False) as image:
+        size, fmt = image.size, image.format
+        orientation = 1
+        if fmt != "PNG" or b"eXIf" in data:
+            try:
+                orientation = image.getexif().get(0x0112, 1)
+            except Exception:  # a broken EXIF block: the pixels are read as stored
+                orientation = 1
     try:
-        with Image.open(path) as fresh:
+        with Image.open(io.BytesIO(data)) as fresh:
             fresh.verify()  # PNG: chunk checksums (finds truncation and corruption without decoding)
     except Exception as exc:
         raise RealBenchError(f"cannot read image ({exc})", scene=scene, path=str(path)) from None
     return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+
+
+def _read_bytes(path: Path, scene: str | None) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise RealBenchError(f"cannot read image ({exc.strerror or exc})", scene=scene, path=str(path)) from None
+
+
+def read_image_file(path: Path, scene: str | None = None) -> tuple[np.ndarray, bytes, bool]:
+    """(RGB uint8 pixels, the file's bytes, whether those bytes are already a PNG of exactly these
+    pixels): the file is read once, so its hash and a copy of it cost no second read, and an
+    8-bit RGB PNG can be stored as it is instead of being encoded again."""
+    path = Path(path)
+    if not path.exists():
+        raise RealBenchError("file is missing", scene=scene, path=str(path))
+    data = _read_bytes(path, scene)
+    image = open_image(io.BytesIO(data), scene, str(path))
+    stored_as_is = image.format == "PNG" and image.mode == "RGB" and b"eXIf" not in data
+    return _pil_to_rgb(image, 255), data, stored_as_is
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:
@@ -212,8 +239,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def write_png(path: Path, array: np.ndarray, compress: bool = True) -> None:
     """Atomically write an RGB/grey uint8 PNG (compressed with PIL, or byte-stable when not)."""
     if compress:
-        import io
-
         buffer = io.BytesIO()
         Image.fromarray(array).save(buffer, format="PNG", compress_level=6)
         data = buffer.getvalue()

@@ -40,9 +40,9 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
     return {"mean": _number(float(values.mean())), "stderr": _number(stderr)}
 
 
-def results_of(view: RunView) -> dict[str, Any]:
+def results_of(view: RunView, per_scene: pd.DataFrame | None = None) -> dict[str, Any]:
     metrics = view.metrics
-    per_scene = scene_means(view.records, metrics)
+    per_scene = scene_means(view.records, metrics) if per_scene is None else per_scene
     splits = {}
     for split in view.splits:
         part = per_scene if split == "all" else per_scene[per_scene["task"] == split]
@@ -69,8 +69,8 @@ def results_of(view: RunView) -> dict[str, Any]:
     }
 
 
-def write_results(view: RunView) -> dict[str, Any]:
-    results = results_of(view)
+def write_results(view: RunView, per_scene: pd.DataFrame | None = None) -> dict[str, Any]:
+    results = results_of(view, per_scene)
     text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
     atomic_write_bytes(RunFolder(view.path).results_path, text.encode())
     return results
@@ -80,10 +80,11 @@ def write_summary(run: Any, keep: int | None = None) -> pd.DataFrame:
     """``summary.csv`` over all samples, ``summary-top{K}.csv`` over the K best-ranked per scene, and
     ``results.json``; returns the (top-K) summary table."""
     view = read_run(run)
-    summary = scene_summary(view.records, view.metrics, list(view.unavailable))
+    per_scene = scene_means(view.records, view.metrics)  # once, for both files
+    summary = scene_summary(view.records, view.metrics, list(view.unavailable), per_scene)
     folder = RunFolder(view.path)
     atomic_write_bytes(folder.summary_path, to_csv(_identified(summary, view)).encode())
-    write_results(view)
+    write_results(view, per_scene)
     if keep is not None:
         top = scene_summary(select_top(view.records, keep=keep), view.metrics, list(view.unavailable))
         atomic_write_bytes(folder.top_summary_path(keep), to_csv(_identified(top, view)).encode())

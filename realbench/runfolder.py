@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -158,13 +159,55 @@ def upgrade_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 class RecordWriter:
     """Turns worker results into PNGs and records, atomically and in arrival order. Every file
-    goes through ``inside``: a symbolic link planted in the run folder is refused."""
+    goes through ``inside``: a symbolic link planted in the run folder is refused.
+
+    A chunk is committed by one background thread while the next chunk is computed: its images
+    are written by a small pool (the bytes an image file already had when it needs no new
+    encoding), then its records are appended, so a record never names an image not yet on disk.
+    Errors surface at the next ``write`` or at ``close``; ``close`` always lets the chunk being
+    committed finish, so an interrupted run keeps everything it reported."""
+
+    IO_THREADS = 4
 
     def __init__(self, folder: RunFolder, context: dict[str, Any], bar):
         self.folder, self.store, self.context, self.bar = folder, folder.store(), context, bar
+        self._io = ThreadPoolExecutor(self.IO_THREADS, thread_name_prefix="realbench-io")
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="realbench-commit")
+        self._pending: Future | None = None
 
     def write(self, scene: Scene, results: list[dict[str, Any]]) -> None:
+        self._wait()
+        self._pending = self._committer.submit(self._commit, scene, results)
+
+    def close(self, raise_errors: bool = True) -> None:
+        try:
+            if raise_errors:
+                self._wait()
+            elif self._pending is not None:
+                self._pending.exception()  # wait, and leave the error being raised in charge
+        finally:
+            self._committer.shutdown(wait=True)
+            self._io.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write_image(self, scene: Scene, result: dict[str, Any]) -> tuple[str, str]:
+        image = result["image"]
+        rel = self.folder.image_rel(scene.id, result["sample"])
+        target = inside(self.folder.path, rel, "image")
+        if result.get("encoded") is not None:  # already a PNG of exactly these pixels: no re-encoding
+            atomic_write_bytes(target, result["encoded"])
+        else:
+            write_png(target, image)
+        return rel, hashlib.sha256(image.tobytes()).hexdigest()[:16]
+
+    def _commit(self, scene: Scene, results: list[dict[str, Any]]) -> None:
         ctx = self.context
+        new = [r for r in results if "rescore" not in r]
+        written = dict(zip((r["sample"] for r in new), self._io.map(lambda r: self._write_image(scene, r), new)))
         records = []
         for result in results:
             if "rescore" in result:
@@ -176,13 +219,11 @@ class RecordWriter:
                     record["correspondences"] = result["correspondences"]
                 records.append(record)
                 continue
-            image = result["image"]
-            rel = self.folder.image_rel(scene.id, result["sample"])
-            write_png(inside(self.folder.path, rel, "image"), image)
+            rel, digest = written[result["sample"]]
             record = {
                 "method": ctx["method"], "scene": scene.id, "task": scene.task, "sample": result["sample"],
                 "seed": result["seed"], "config_hash": ctx["chash"], "scene_checksum": scene.checksum,
-                "image": rel, "image_sha256": hashlib.sha256(image.tobytes()).hexdigest()[:16],
+                "image": rel, "image_sha256": digest,
                 "metrics": {**result["metrics"], **{n: None for n in ctx["unavailable"]}},
                 "metric_protocols": dict(ctx["protocols"]),
                 "info": result["info"], "seconds": result["seconds"],

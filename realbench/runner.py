@@ -72,6 +72,8 @@ def run(config: RunConfig) -> tuple[RunFolder, dict[str, Any]]:
                 "pass --metrics none to generate only", scene=scene.id)
 
     protocols = {n: s.full_protocol() for n, s in scorers.items()}
+    uses_torch = (adapter.info.needs_weights or any(s.info.needs_weights for s in scorers.values())
+                  or bool(selector and selector.options["matcher"] != "sift"))
     run_config = {"method": config.method, "method_version": adapter.info.version, "config": adapter.config,
                   "seed": config.seed, "max_refs": config.max_refs}
     chash = config_hash(run_config)
@@ -91,7 +93,8 @@ def run(config: RunConfig) -> tuple[RunFolder, dict[str, Any]]:
         "metric_protocols": protocols,
         "selection": selector.protocol() if selector else None,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None, "scenes": bench.ids, "executor": config.executor,
-        "device": device, "device_class": _device_class(device), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "device": device, "device_class": _device_class(device, uses_torch),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": versions(), "git": git_hash(),
     }
     check_out(out)
@@ -120,13 +123,19 @@ def run(config: RunConfig) -> tuple[RunFolder, dict[str, Any]]:
         bar = tqdm(total=sum(counts.values()), desc=f"{config.method}", unit="sample", disable=not config.progress)
         bar.update(sum(counts.values()) - sum(len(w.todo) + len(w.rescore) for w in plan))
         writer = RecordWriter(folder, context, bar)
-        if session is not None:
-            run_with_ray(plan, spec, writer, session, config.ray_gpus_per_task)
-        else:
-            for work in plan:
-                bar.set_postfix_str(work.scene.id)
-                for results in process_scene(work, adapter, scorers, selector, spec):
-                    writer.write(work.scene, results)
+        try:
+            if session is not None:
+                run_with_ray(plan, spec, writer, session, config.ray_gpus_per_task)
+            else:
+                for position, work in enumerate(plan):
+                    bar.set_postfix_str(work.scene.id)
+                    upcoming = plan[position + 1] if position + 1 < len(plan) else None
+                    for results in process_scene(work, adapter, scorers, selector, spec, upcoming):
+                        writer.write(work.scene, results)
+        except BaseException:
+            writer.close(raise_errors=False)  # what was computed is committed; the first error stays in charge
+            raise
+        writer.close()
         bar.close()
     finally:
         if session is not None:
@@ -136,9 +145,13 @@ def run(config: RunConfig) -> tuple[RunFolder, dict[str, Any]]:
     return folder, meta
 
 
-def _device_class(device: str | None) -> str:
-    """Where methods and metrics compute: an explicit --device, else CUDA when present."""
+def _device_class(device: str | None, uses_torch: bool) -> str:
+    """Where methods and metrics compute: an explicit --device, else CUDA when present; the CPU
+    when nothing in the run computes with torch (weight-free metrics and methods, SIFT ranking),
+    which keeps such runs from importing torch at all."""
     if device is None:
+        if not uses_torch:
+            return "cpu"
         import torch
 
         return "gpu" if torch.cuda.is_available() else "cpu"

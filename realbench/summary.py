@@ -51,10 +51,12 @@ def scene_means(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     return in_scene_order(out.reset_index(), ["method", "scene"], records["scene"])
 
 
-def scene_summary(records: pd.DataFrame, metrics: Sequence[str], unavailable: Sequence[str] = ()) -> pd.DataFrame:
+def scene_summary(records: pd.DataFrame, metrics: Sequence[str], unavailable: Sequence[str] = (),
+                  per_scene: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-scene means plus a final mean-over-scenes row (the run's headline numbers); metrics the
-    run could not compute read ``unavailable``, fallbacks are named in a ``note`` column."""
-    per_scene = scene_means(records, metrics)
+    run could not compute read ``unavailable``, fallbacks are named in a ``note`` column.
+    ``per_scene``: ``scene_means(records, metrics)`` when the caller has it already."""
+    per_scene = scene_means(records, metrics) if per_scene is None else per_scene
     rows = per_scene[["scene", "task", "samples", *metrics]].copy()
     mean_row = {"scene": "(mean over scenes)", "task": "", "samples": int(rows["samples"].sum())}
     mean_row.update({m: mean_or_nan(per_scene[m]) for m in metrics})

@@ -50,6 +50,7 @@ class RunSpec:
 
 
 _COMPONENTS: dict[str, tuple] = {}
+CHUNK_BYTES = 512 * 2 ** 20  # decoded images held at once per chunk (64 at 1024 px, fewer when huge)
 
 
 def build_components(spec: RunSpec) -> tuple:
@@ -90,8 +91,15 @@ def missing_metrics(record: dict[str, Any], protocols: dict[str, dict]) -> list[
             if have.get(n) is None or canonical_json(recorded.get(n)) != canonical_json(protocol)]
 
 
-def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) -> Iterator[list[dict[str, Any]]]:
-    """Yields, per chunk, one result dict per sample (no file is written here)."""
+def chunk_size(adapter, scene: Scene) -> int:
+    return max(1, min(int(adapter.generation_batch), CHUNK_BYTES // max(scene.target.nbytes, 1)))
+
+
+def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec,
+                  upcoming: SceneWork | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Yields, per chunk, one result dict per sample (no file is written here). While a chunk is
+    scored the method is told which one comes next (this scene's, else ``upcoming``'s first), so
+    a method that reads files overlaps reading with scoring."""
     scene = work.scene
     if work.rescore:
         results = []
@@ -108,25 +116,37 @@ def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec) ->
     started = time.perf_counter()
     adapter.prepare(scene, Path(spec.work_dir) / scene.id)
     prepare_seconds = time.perf_counter() - started
-    for chunk in chunks(work.todo, int(adapter.generation_batch)):
+    blocks = list(chunks(work.todo, chunk_size(adapter, scene)))
+    for position, chunk in enumerate(blocks):
         seeds = [adapter.seed_for(spec.seed, index) for index in chunk]
         started = time.perf_counter()
         outputs = adapter.generate(scene, seeds)
         seconds = (time.perf_counter() - started) / max(len(chunk), 1)
-        images = []
+        if position + 1 < len(blocks):
+            adapter.prefetch(scene, [adapter.seed_for(spec.seed, i) for i in blocks[position + 1]])
+        elif upcoming is not None and upcoming.todo:
+            first = next(iter(chunks(upcoming.todo, chunk_size(adapter, upcoming.scene))))
+            adapter.prefetch(upcoming.scene, [adapter.seed_for(spec.seed, i) for i in first])
+        images, encoded = [], []
         for output in outputs:
             if output.image.shape != scene.target.shape or output.image.dtype != np.uint8:
                 raise RealBenchError(
                     f"method '{spec.method}' returned an image of shape {output.image.shape} {output.image.dtype}, "
                     f"expected {scene.target.shape} uint8", scene=scene.id)
-            images.append(composite(output.image, scene.target, scene.mask, adapter.feather)
-                          if adapter.composites else output.image)
+            image = (composite(output.image, scene.target, scene.mask, adapter.feather)
+                     if adapter.composites else output.image)
+            images.append(image)
+            # a file's own bytes are stored only if they still hold the scored pixels exactly
+            same = output.encoded is not None and (image is output.image or np.array_equal(image, output.image))
+            encoded.append(output.encoded if same else None)
         values = score(scorers, scene, images, scorers)
         results = []
         for position, (index, image, output) in enumerate(zip(chunk, images, outputs)):
             result = {"sample": index, "seed": seeds[position], "image": image, "info": output.info,
                       "metrics": {n: v[position] for n, v in values.items()},
                       "seconds": {"prepare": prepare_seconds, "generate": seconds}}
+            if encoded[position] is not None:
+                result["encoded"] = encoded[position]
             if selector is not None:
                 result["correspondences"] = selector.score(scene, image)
             results.append(result)
