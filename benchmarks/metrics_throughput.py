@@ -21,23 +21,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
-def build_weights(root: Path) -> None:
-    """Full-size random stand-ins where the resolver looks: the real architectures, timed as is."""
-    import open_clip
-    import torch
-    from replicas import alexnet_file
-    from transformers import ViTConfig, ViTModel
-
-    alexnet_file(root)
-    torch.manual_seed(0)
-    vit = ViTModel(ViTConfig(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
-                             image_size=224, patch_size=16), add_pooling_layer=False)
-    vit.save_pretrained(root / "dino-vits16")
-    folder = root / "clip-vit-b-32-openai"  # no open_clip_config.json: OpenCLIP's built-in ViT-B-32
-    folder.mkdir()
-    torch.save(open_clip.create_model("ViT-B-32").state_dict(), folder / "open_clip_pytorch_model.bin")
-
-
 def scene_and_samples(n: int):
     from realbench.scene import Scene
 
@@ -70,7 +53,9 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}")
     with tempfile.TemporaryDirectory() as tmp:
-        build_weights(Path(tmp))
+        from replicas import full_size_metric_weights
+
+        full_size_metric_weights(Path(tmp))
         os.environ["REALBENCH_WEIGHTS_DIR"] = tmp
         scene, samples = scene_and_samples(args.samples)
         options: dict = {}

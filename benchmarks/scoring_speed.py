@@ -63,25 +63,6 @@ def make_variants(bench, n: int, folder: Path) -> None:
             write_png(out / f"{k:03d}.png", image)
 
 
-def build_weights(root: Path) -> None:
-    """Real architectures, random values, where realbench's resolver looks ($REALBENCH_WEIGHTS_DIR)."""
-    import open_clip
-    import torch
-    from replicas import alexnet_file, dreamsim_artifacts
-    from transformers import ViTConfig, ViTModel
-
-    alexnet_file(root)
-    torch.manual_seed(0)
-    vit = ViTModel(ViTConfig(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
-                             image_size=224, patch_size=16), add_pooling_layer=False)
-    vit.save_pretrained(root / "dino-vits16")
-    folder = root / "clip-vit-b-32-openai"  # OpenCLIP's built-in ViT-B-32 config with a weights file
-    folder.mkdir()
-    torch.save(open_clip.create_model("ViT-B-32").state_dict(), folder / "open_clip_pytorch_model.bin")
-    bundle = dreamsim_artifacts(root / "dreamsim-build")["bundle"]
-    (root / "dreamsim-ensemble").symlink_to(bundle, target_is_directory=True)
-
-
 # ---------------------------------------------------------------------- phases (child processes)
 
 def _files(folder: Path, scene_id: str, n: int) -> list[Path]:
@@ -311,7 +292,9 @@ def main() -> None:
         weights = tmp / "weights"
         weights.mkdir()
         if not (args.skip_suite and args.skip_naive):
-            build_weights(weights)
+            from replicas import full_size_metric_weights
+
+            full_size_metric_weights(weights, dreamsim=True)
         os.environ["REALBENCH_WEIGHTS_DIR"] = str(weights)
         os.environ["REALBENCH_CACHE"] = str(tmp / "cache")  # a cold feature cache for every run
         rows = []

@@ -57,7 +57,7 @@ class Method:
 
     info: ClassVar[MethodInfo]
     Settings: ClassVar[type | None] = MethodSettings
-    default_config: ClassVar[dict[str, Any]] = {"feather": 0}
+    default_config: ClassVar[dict[str, Any]] = as_dict(MethodSettings())
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -67,6 +67,7 @@ class Method:
             cls.Settings = settings_from_defaults(cls.__dict__["default_config"], f"{cls.__name__}Settings")
 
     def __init__(self, config: dict[str, Any] | None = None):
+        # typed access for subclasses (self.settings.feather); ``config`` is its JSON-able form
         self.settings = parse_settings(type(self).Settings, config or {}, f"method '{self.info.name}'")
         self.config = as_dict(self.settings)
         self.device: str | None = None  # set by the runner from --device; not part of the config hash

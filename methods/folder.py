@@ -47,14 +47,20 @@ class FolderMethod(Method):
             raise RealBenchError("outputs folder does not exist", path=str(self.root))
         self._pool: ThreadPoolExecutor | None = None
         self._reading: dict[tuple[str, int], Future] = {}
+        self._listed: dict[str, list[Path]] = {}
 
     @property
     def composites(self) -> bool:
         return bool(self.config["composite"])
 
     def files(self, scene_id: str) -> list[Path]:
-        folder = self.root / scene_id
-        return list_images(folder) if folder.is_dir() else []
+        """The scene's images in sorted order, listed once per run (a sample's index means the same
+        file from the first check to the last read)."""
+        listed = self._listed.get(scene_id)
+        if listed is None:
+            folder = self.root / scene_id
+            listed = self._listed.setdefault(scene_id, list_images(folder) if folder.is_dir() else [])
+        return listed
 
     def check_scenes(self, scene_ids: list[str]) -> None:
         """Every scene must have outputs: report all missing ones at once, before any work."""

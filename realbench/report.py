@@ -26,7 +26,7 @@ from PIL import Image
 
 from .errors import RealBenchError
 from .formatting import format_value, rendered
-from .imageio import FOLDER_MODE, atomic_write_bytes, encode_png, read_rgb
+from .imageio import FOLDER_MODE, atomic_write_bytes, encode_png, read_image_file
 from .loading import load_benchmark
 from .paths import check_out, inside
 from .runview import RunView, metric_info, read_runs
@@ -289,9 +289,9 @@ def _page(views, records, metrics, by, higher, table, scene_ids, scenes, note, s
                     if pd.notna(row.get("fallback")) and row.get("fallback") else ""
                 caption = (f"{label} (sample {int(row['sample'])}, seed {int(row['seed'])})<br>"
                            f"{html.escape(_values(row, view.metrics, unavailable[view.label]))}{ranks}{fallback}")
-                image = read_rgb(path)
+                image, data, _ = read_image_file(path)  # one read for the thumbnail and the full-size link
                 name = f"samples/{_slug(view.label)}/{scene_id}/{int(row['sample']):03d}.png"
-                parts.append(_figure(image, assets.link(name, path.read_bytes()), caption))
+                parts.append(_figure(image, assets.link(name, data), caption))
             parts.append("</div></div>")
         parts.append("</div></div>")
     parts.append("</body></html>\n")

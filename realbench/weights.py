@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import hashlib
 import io
 import json
@@ -92,9 +93,10 @@ class Resolved:
     source: str
     files: tuple[Path, ...] = ()  # the files that satisfied the needs
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        """``name@hash``: the hub commit when known, else a content hash of the needed files."""
+        """``name@hash``: the hub commit when known, else a content hash of the needed files.
+        Worked out once per resolution: every scene's protocol asks for it."""
         commit = _commit_of(self.path)
         if commit:
             return f"{self.spec.name}@{commit[:12]}"

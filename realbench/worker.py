@@ -104,9 +104,15 @@ def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec,
     if work.rescore:
         results = []
         protocols = {n: s.full_protocol() for n, s in scorers.items()}
-        for record, image in zip(work.rescore, work.images):
-            values = score(scorers, scene, [image], missing_metrics(record, protocols))
-            result = {"rescore": record, "metrics": {n: v[0] for n, v in values.items()}}
+        groups: dict[tuple[str, ...], list[int]] = {}  # records missing the same metrics are scored in one batch
+        for i, record in enumerate(work.rescore):
+            groups.setdefault(tuple(missing_metrics(record, protocols)), []).append(i)
+        rescored: dict[int, dict[str, float]] = {}
+        for names, members in groups.items():
+            values = score(scorers, scene, [work.images[i] for i in members], names)
+            rescored.update({i: {n: v[k] for n, v in values.items()} for k, i in enumerate(members)})
+        for i, (record, image) in enumerate(zip(work.rescore, work.images)):
+            result = {"rescore": record, "metrics": rescored[i]}
             if selector is not None and (work.reselect or record.get("correspondences") is None):
                 result["correspondences"] = selector.score(scene, image)
             results.append(result)

@@ -190,6 +190,29 @@ def clip_b32_repo(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def full_size_metric_weights(root: Path, dreamsim: bool = False) -> Path:
+    """The learned metrics' real architectures with random values where realbench's resolver looks
+    ($REALBENCH_WEIGHTS_DIR): AlexNet, DINO ViT-S/16, OpenCLIP ViT-B/32 (no open_clip_config.json:
+    its built-in config) and, with ``dreamsim``, DreamSim's three ViT-B/16. For benchmarks, whose
+    timings depend on the architecture, not the values."""
+    import open_clip
+    import torch
+    from transformers import ViTConfig, ViTModel
+
+    alexnet_file(root)
+    torch.manual_seed(0)
+    vit = ViTModel(ViTConfig(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
+                             image_size=224, patch_size=16), add_pooling_layer=False)
+    vit.save_pretrained(root / "dino-vits16")
+    folder = root / "clip-vit-b-32-openai"
+    folder.mkdir()
+    torch.save(open_clip.create_model("ViT-B-32").state_dict(), folder / "open_clip_pytorch_model.bin")
+    if dreamsim:
+        bundle = dreamsim_artifacts(root / "dreamsim-build")["bundle"]
+        (root / "dreamsim-ensemble").symlink_to(bundle, target_is_directory=True)
+    return root
+
+
 def alexnet_file(folder: Path, seed: int = 0) -> Path:
     """torchvision's AlexNet checkpoint under torch hub's file name (the conv trunk LPIPS reads)."""
     import torch
