@@ -7,7 +7,16 @@ UNet 320-640-1280-1280 with 9 input channels, the SD VAE, the OpenCLIP-H text en
 On CPU it runs at small batch and 256 px; on CUDA at the paper's settings (batch 16, 512 px).
 With sd2 it also counts the FLOPs of each part of a step (meta device, so the paper's settings are
 free to count): the VAE encoding the recipe needs every step bounds the overhead ratio from below.
+
+Then the memory/speed configurations a GPU user chooses between (``--configs``): fp32, bf16 mixed
+precision, each with and without gradient checkpointing, and bf16 + checkpointing with the batch
+split into 4 accumulated micro-batches (the same effective batch); for each, seconds per optimiser
+step, peak accelerator memory, and the projected time of Table 1 (33 scenes x 2,000 steps, plus 64
+samples x 200 DDPM steps per scene, at the measured sampling speed). On CUDA the defaults are the
+paper's settings (SD2 architecture, batch 16, 512 px); on the CPU, small sizes (bf16 is then
+float32: the CPU never computes in half precision).
 Run: python benchmarks/realfill_speed.py [--size tiny|sd2|both] [--batch N] [--resolution R]
+     [--configs fp32,bf16,fp32+gc,bf16+gc,bf16+gc+accum4] [--no-overhead]
 """
 from __future__ import annotations
 
@@ -161,7 +170,7 @@ def run(size: str, batch: int, resolution: int, steps: int) -> None:
         # repeats), so the ratio compares like with like on a noisy machine
         step_time = float(min(info["step_seconds"][1:] or info["step_seconds"]))
         method.generate(scene, [0])  # warm-up (3 steps)
-        method.config["sample"]["steps"] = 10
+        method.settings.sample.steps = 10
         start = time.perf_counter()
         method.generate(scene, [0])
         sample_per_step = (time.perf_counter() - start) / 10  # VAE decode amortised over the 10 steps
@@ -182,6 +191,121 @@ def run(size: str, batch: int, resolution: int, steps: int) -> None:
         print(f"[{size}] peak memory: {peak}")
 
 
+# train.* overrides of each configuration; "accum" splits the batch into that many micro-batches
+CONFIGS = {
+    "fp32": {},
+    "bf16": {"mixed_precision": "bf16"},
+    "fp32+gc": {"gradient_checkpointing": True},
+    "bf16+gc": {"mixed_precision": "bf16", "gradient_checkpointing": True},
+    "bf16+gc+accum4": {"mixed_precision": "bf16", "gradient_checkpointing": True, "accum": 4},
+}
+TABLE1 = {"scenes": 33, "train_steps": 2000, "samples": 64, "sample_steps": 200}
+WARMUP_STEPS = 2
+
+
+def bench_scene(resolution: int):
+    import numpy as np
+
+    from realbench.scene import Scene
+
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8)
+    mask = np.zeros((resolution, resolution), bool)
+    mask[:, : resolution // 3] = True
+    target = gt.copy()
+    target[mask] = 255
+    return Scene("bench", "outpaint", (gt, gt[::-1].copy()), target, mask, gt)
+
+
+def time_config(model: Path, work: Path, name: str, batch: int, resolution: int, steps: int,
+                sample_batch: int) -> dict:
+    """One configuration: seconds per optimiser step (median after the warm-up steps) and the peak
+    accelerator memory of the fit (None on the CPU)."""
+    import gc
+    import json
+
+    import torch
+
+    from realbench.errors import RealBenchError
+    from realbench.methods.realfill import RealFill
+
+    overrides = dict(CONFIGS[name])
+    accum = int(overrides.pop("accum", 1))
+    micro = max(1, batch // accum)
+    train = {"steps": steps, "batch_size": micro, "grad_accum": max(1, batch // micro), "resolution": resolution,
+             "checkpoint_every": 10 ** 6, **overrides}
+    method = RealFill({"model": str(model), "train": train, "sample": {"steps": 3, "batch": sample_batch}})
+    row = {"config": name, "batch": f"{micro}x{train['grad_accum']}"}
+    try:
+        method.prepare(bench_scene(resolution), work / name)
+    except RealBenchError as exc:
+        row["error"] = "out of memory" if "out of GPU memory" in str(exc) else str(exc)[:60]
+        return row
+    info = json.loads(next((work / name).glob("lora-*/train.json")).read_text())
+    warm = min(WARMUP_STEPS, len(info["step_seconds"]) - 1)  # allocator and kernel selection settle first
+    seconds = sorted(info["step_seconds"][warm:])
+    row.update(step=seconds[len(seconds) // 2], peak=info.get("peak_memory_bytes"),
+               compute_dtype=info["compute_dtype"])
+    method.release()
+    del method
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return row
+
+
+def sample_step_time(model: Path, work: Path, resolution: int, sample_batch: int) -> float:
+    """Seconds per DDPM step per sample at the default sampling settings (fp16 on CUDA), from a
+    10-step call after a warm-up (VAE encode and decode amortised over the steps)."""
+    import time as clock
+
+    import torch
+
+    from realbench.methods.realfill import RealFill
+
+    method = RealFill({"model": str(model), "train": {"steps": 1, "batch_size": 1, "resolution": resolution},
+                       "sample": {"steps": 2, "batch": sample_batch}})
+    scene = bench_scene(resolution)
+    method.prepare(scene, work / "sampling")
+    seeds = list(range(sample_batch))
+    method.generate(scene, seeds)
+    method.settings.sample.steps = 10
+    start = clock.perf_counter()
+    method.generate(scene, seeds)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    elapsed = clock.perf_counter() - start
+    method.release()
+    return elapsed / (10 * sample_batch)
+
+
+def compare_configs(size: str, batch: int, resolution: int, steps: int, names: list[str], sample_batch: int) -> None:
+    from tiny_diffusion import save_tiny_sd_inpainting
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / size
+        (save_sd2_architecture if size == "sd2" else save_tiny_sd_inpainting)(model)
+        rows = [time_config(model, Path(tmp), name, batch, resolution, steps, sample_batch) for name in names]
+        per_sample_step = sample_step_time(model, Path(tmp), resolution, sample_batch)
+    t = TABLE1
+    sampling_hours = t["scenes"] * t["samples"] * t["sample_steps"] * per_sample_step / 3600
+    print(f"\n[{size}] configurations at batch {batch}, {resolution} px ({steps} steps each, median after "
+          f"{WARMUP_STEPS}); sampling "
+          f"{per_sample_step:.3f} s per DDPM step per sample (batch {sample_batch})")
+    print(f"Table 1 = {t['scenes']} scenes x ({t['train_steps']} steps + {t['samples']} samples x "
+          f"{t['sample_steps']} DDPM steps); sampling alone {sampling_hours:.1f} h")
+    print(f"{'config':16s} {'batch':>7s} {'compute':>9s} {'s/step':>8s} {'peak memory':>12s} "
+          f"{'train h/scene':>13s} {'Table 1 hours':>13s}")
+    for row in rows:
+        if "error" in row:
+            print(f"{row['config']:16s} {row['batch']:>7s} {row['error']}")
+            continue
+        train_hours = row["step"] * t["train_steps"] / 3600
+        peak = f"{row['peak'] / 2 ** 30:.2f} GiB" if row["peak"] is not None else "- (CPU)"
+        print(f"{row['config']:16s} {row['batch']:>7s} {row['compute_dtype']:>9s} {row['step']:8.3f} {peak:>12s} "
+              f"{train_hours:13.2f} {t['scenes'] * train_hours + sampling_hours:13.1f}")
+
+
 def main() -> None:
     import torch
 
@@ -191,11 +315,25 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16 if cuda else 2)
     parser.add_argument("--resolution", type=int, default=512 if cuda else 256)
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help=f"comma-separated, of {', '.join(CONFIGS)}; 'none' skips the comparison")
+    parser.add_argument("--config-steps", type=int, default=10, help="training steps run per configuration")
+    parser.add_argument("--sample-batch", type=int, default=4, help="samples per pipeline call (sample.batch)")
+    parser.add_argument("--no-overhead", action="store_true", help="skip the overhead-ratio and FLOP sections")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cuda {cuda}")
-    for size in (["tiny", "sd2"] if args.size == "both" else [args.size]):
-        run(size, args.batch, args.resolution, args.steps)
-    if args.size != "tiny":
+    names = [] if args.configs == "none" else [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configuration(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cuda {cuda}"
+          + (f" ({torch.cuda.get_device_name()})" if cuda else ""))
+    sizes = ["tiny", "sd2"] if args.size == "both" else [args.size]
+    for size in sizes:
+        if not args.no_overhead:
+            run(size, args.batch, args.resolution, args.steps)
+        if names:
+            compare_configs(size, args.batch, args.resolution, args.config_steps, names, args.sample_batch)
+    if args.size != "tiny" and not args.no_overhead:
         print_flop_budget([(args.batch, args.resolution), (16, 512)])
 
 

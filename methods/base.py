@@ -82,6 +82,10 @@ class Method:
         return True
 
     generation_batch: int = 8  # seeds per generate() call
+    # True when the method makes scene variants rather than completions (e.g. RealFill with a
+    # blank canvas): nothing can be scored against the ground truth, so the runner refuses metrics
+    generation_only: bool = False
+    progress: bool = True  # set by the runner: False silences the method's own progress bars
 
     def check_scenes(self, scene_ids: list[str]) -> None:
         """Fail before any work if the method cannot run these scenes."""

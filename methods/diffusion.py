@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from realbench.devices import pick_device
 from realbench.errors import RealBenchError
 from realbench.settings import Number, setting
 from realbench.weights import SPECS, check_folder, content_hash, diffusers_model, is_hub_id, register_weights, resolve
@@ -16,10 +17,13 @@ from realbench.weights import SPECS, check_folder, content_hash, diffusers_model
 from .base import Method
 
 SD2_INPAINTING = "stabilityai/stable-diffusion-2-inpainting"
+SD2_BASE = "stabilityai/stable-diffusion-2-base"
 PAINT_BY_EXAMPLE = "Fantasy-Studio/Paint-by-Example"
 
 register_weights(diffusers_model(SD2_INPAINTING,
                                  "Stable Diffusion 2 inpainting (RealFill's base, SD-inpaint baseline)"))
+register_weights(diffusers_model(SD2_BASE, "Stable Diffusion 2 base, 512 px text-to-image (DreamBooth's base; "
+                                           "SD2 inpainting was resumed from it)"))
 register_weights(diffusers_model(PAINT_BY_EXAMPLE, "Paint-by-Example"))
 
 
@@ -47,18 +51,6 @@ def resolve_model(model: str) -> tuple[Path, str]:
         return local, f"{local.name}@{content_hash(found)}"
     found = resolve(model_weights_name(model))
     return found.path, found.id
-
-
-def pick_device(name: str | None):
-    import torch
-
-    if name in (None, "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 DTYPE_NAMES = {"no": "float32", "float32": "float32", "fp32": "float32", "fp16": "float16", "float16": "float16",
@@ -116,12 +108,22 @@ def to_pil(array: np.ndarray, size: tuple[int, int] | None = None):
     return image
 
 
-def pipeline_inputs(scene, feather: int, short_side: int):
-    """The target and the hole (the mask grown by the feather) at the working resolution, and
-    that resolution (h, w); outputs are resized back to the scene's size by ``from_pipeline``."""
-    size = working_size(*scene.size, short_side)
+def pipeline_inputs(scene, feather: int, short_side: int, multiple: int = 8):
+    """The target and the hole (the mask grown by the feather) at the working resolution (sides
+    multiples of ``multiple``, the model's stride), and that resolution (h, w); outputs are resized
+    back to the scene's size by ``from_pipeline``."""
+    size = working_size(*scene.size, short_side, multiple)
     mask = dilated_mask(scene.mask, feather).astype(np.uint8) * 255
     return to_pil(scene.target, size), to_pil(mask, size), size
+
+
+def blank_canvas_inputs(scene, short_side: int, multiple: int = 8):
+    """Fig. 11's blank canvas: the target and an all-ones mask (every pixel generated, nothing of
+    the target kept) at the working resolution, and that resolution (h, w)."""
+    from PIL import Image
+
+    size = working_size(*scene.size, short_side, multiple)
+    return to_pil(scene.target, size), Image.new("L", (size[1], size[0]), 255), size
 
 
 def from_pipeline(images: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]:
@@ -146,6 +148,39 @@ def dilated_mask(mask: np.ndarray, width: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A CUDA (or MPS) out-of-memory error: torch's own type, or a RuntimeError that says so."""
+    import torch
+
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(exc, oom)) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def requested_memory(exc: BaseException) -> str | None:
+    """What the failed allocation asked for ("2.00 GiB"), when the message says."""
+    import re
+
+    found = re.search(r"tried to allocate\s+([\d.]+\s*(?:[KMGTP]i?B|bytes?|B)\b)", str(exc), re.IGNORECASE)
+    return found.group(1) if found else None
+
+
+def peak_memory_bytes(device) -> int | None:
+    """Peak accelerator memory allocated by torch since the last reset (None off CUDA)."""
+    import torch
+
+    if getattr(device, "type", None) != "cuda" or not torch.cuda.is_available():
+        return None
+    return int(torch.cuda.max_memory_allocated(device))
+
+
+def reset_peak_memory(device) -> None:
+    import torch
+
+    if getattr(device, "type", None) == "cuda" and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats(device)
+
+
 def load_scheduler(path: Path):
     """The scheduler class a diffusers folder declares, loaded from its ``scheduler/`` subfolder."""
     import json
@@ -154,7 +189,6 @@ def load_scheduler(path: Path):
 
     config = json.loads((Path(path) / "scheduler" / "scheduler_config.json").read_text())
     return getattr(diffusers, config["_class_name"]).from_pretrained(str(path), subfolder="scheduler")
-
 
 
 def resolution_setting(default):
@@ -186,21 +220,22 @@ class PipelineMethod(Method):
 
     def __init__(self, config=None):
         super().__init__(config)
-        if "dtype" in self.config:
-            check_dtype(self.config["dtype"], "dtype")
-        self.model_path, self.model_id = resolve_model(self.config["model"])
+        dtype = getattr(self.settings, "dtype", None)  # a fine-tune's precisions are in its groups
+        if dtype is not None:
+            check_dtype(dtype, "dtype")
+        self.model_path, self.model_id = resolve_model(self.settings.model)
         self._pipe = None
 
     @property
     def generation_batch(self) -> int:
-        return int(self.config["batch"])
+        return int(self.settings.batch)
 
     def build_pipeline(self, path: str, dtype):
         raise NotImplementedError
 
     def pipeline(self):
         if self._pipe is None:
-            device = pick_device(self.device or self.config["device"])
-            self._pipe = self.build_pipeline(str(self.model_path), pick_dtype(self.config["dtype"], device)).to(device)
+            device = pick_device(self.device or self.settings.device)
+            self._pipe = self.build_pipeline(str(self.model_path), pick_dtype(self.settings.dtype, device)).to(device)
             self._pipe.set_progress_bar_config(leave=False, desc=self.info.name)
         return self._pipe

@@ -42,6 +42,8 @@ class FolderMethod(Method):
 
     def __init__(self, config=None):
         super().__init__(config)
+        if not str(self.config["path"]).strip():
+            raise RealBenchError("folder: needs a path: --method folder:PATH, with PATH/<scene_id>/*.png")
         self.root = Path(str(self.config["path"])).expanduser()
         if not self.root.is_dir():
             raise RealBenchError("outputs folder does not exist", path=str(self.root))

@@ -7,6 +7,11 @@ per pixel, weighted by inlier support, by how well each agrees with the target o
 around the hole, and by distance to its own warp border (no seams). Pixels no reference covers
 are filled by Telea. Deterministic; references whose homography fails are skipped with the
 reason recorded, and a scene where all fail falls back to Telea and says so.
+
+``references=one`` is TransFill's protocol in RealFill's Table 1 ("for TransFill, the metrics are
+averaged over different choices of single reference image"): one sample per reference, sample k
+warping reference k alone (recorded as ``reference_index``), so a scene's value is the mean over
+its single-reference choices. ``references=all`` (the default) fuses every reference into one fill.
 """
 from __future__ import annotations
 
@@ -15,9 +20,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realbench.errors import RealBenchError
 from realbench.settings import Number, setting
 
 from .base import METHODS, Method, MethodInfo, Output
+
+
+# what a record says of the protocol, shown in the leaderboard's notes
+FUSED = "all references fused (not TransFill's single-reference protocol)"
+SINGLE = "one reference per sample, averaged (TransFill's protocol, RealFill Table 1)"
 
 
 @dataclass
@@ -48,13 +59,32 @@ class HomographySettings:
     max_side: int = setting(1024, min=32, help="references are matched at most this large")
     telea_radius: Number = setting(5, above=0, help="Telea radius for pixels no reference covers")
     feather: int = setting(2, min=0, help="pixels over which the output is blended into the known region")
+    references: str = setting("all", choices=("all", "one"), since="0.2",
+                              help="all: fuse every reference into one fill; one: TransFill's protocol, one sample "
+                                   "per reference (sample k warps reference k alone; --samples N takes the first N)")
 
 
 @METHODS.register("homography-warp")
 class HomographyWarp(Method):
     info = MethodInfo("homography-warp", stochastic=False,
-                      description="SIFT + RANSAC homography warp of each reference, colour-fitted and fused")
+                      description="SIFT + RANSAC homography warp of each reference, colour-fitted and fused "
+                                  "(references=one: TransFill's single-reference protocol, one sample per reference)")
     Settings = HomographySettings
+
+    @property
+    def single_reference(self) -> bool:
+        return self.config["references"] == "one"
+
+    def sample_count(self, scene, requested: int | None, default: int = 1) -> int:
+        """``references=one``: one sample per reference (the first ``requested`` of them if fewer
+        are asked for); fused, one sample as for any deterministic method, unless asked."""
+        if not self.single_reference:
+            return super().sample_count(scene, requested, default)
+        return len(scene.refs) if requested is None else min(requested, len(scene.refs))
+
+    def seed_for(self, base_seed: int, index: int) -> int:
+        # single reference: a sample's "seed" is the reference it warps (nothing here is random)
+        return index if self.single_reference else super().seed_for(base_seed, index)
 
     def _features(self, sift, image: np.ndarray, mask: np.ndarray | None):
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -152,5 +182,17 @@ class HomographyWarp(Method):
         return np.clip(np.round(fused), 0, 255).astype(np.uint8), info
 
     def generate(self, scene, seeds):
-        image, info = self.fill(scene)
-        return [Output(image, info) for _ in seeds]
+        if not self.single_reference:
+            image, info = self.fill(scene)
+            return [Output(image, {**info, "protocol": FUSED}) for _ in seeds]
+        return [self._fill_from(scene, int(index)) for index in seeds]
+
+    def _fill_from(self, scene, index: int) -> Output:
+        """The fill that reference ``index`` alone gives (the fuse of a one-reference scene)."""
+        if not 0 <= index < len(scene.refs):
+            raise RealBenchError(f"references=one: sample {index} asks for reference {index}, the scene has "
+                                 f"{len(scene.refs)}", scene=scene.id)
+        image, info = self.fill(scene.with_refs([scene.refs[index]]))
+        for entry in info["references"]:
+            entry["reference"] = index
+        return Output(image, {**info, "reference_index": index, "protocol": SINGLE})

@@ -82,11 +82,12 @@ class PaintByExample(PipelineMethod):
 
     def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
         pipe = self.pipeline()
-        target, mask, size = pipeline_inputs(scene, self.feather, self.config["resolution"])
+        settings = self.settings
+        target, mask, size = pipeline_inputs(scene, self.feather, settings.resolution)
         picks = [self.reference_index(int(s), len(scene.refs)) for s in seeds]
         result = pipe(image=[target] * len(seeds), mask_image=[mask] * len(seeds),
                       example_image=[to_pil(scene.refs[i]) for i in picks], height=size[0], width=size[1],
-                      num_inference_steps=int(self.config["steps"]), guidance_scale=float(self.config["guidance"]),
+                      num_inference_steps=int(settings.steps), guidance_scale=float(settings.guidance),
                       generator=generators(seeds, pipe.device), output_type="np").images
         info = {"model": self.model_id, "safety_checker": None, "resolution": [size[1], size[0]], **dtype_of(pipe)}
         return [Output(image, {**info, "seed": int(s), "reference_index": i})

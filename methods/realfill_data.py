@@ -5,7 +5,8 @@ whose *union is kept* and the rest masked, or the complement (p = 0.5); the whol
 with p = 0.1; random resize of the shorter side to [res, 1.125 res) then a random res x res crop;
 the prompt dropped to "" with p = 0.1; the target's loss weighted by its known pixels only.
 Unlike that script, a batch always holds ``batch_size`` examples (images are cycled), which is
-what "batch 16" means for scenes of 2-6 images.
+what "batch 16" means for scenes of 2-6 images. DreamBooth draws the same way from the references
+alone, without masks (``target=None, draw_masks=False``), and its loss is the plain denoising one.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from .backbones.base import Backbone
 
 
 def make_mask(rng: np.random.Generator, resolution: int, max_rectangles: int = 30,
@@ -37,23 +40,28 @@ def make_mask(rng: np.random.Generator, resolution: int, max_rectangles: int = 3
 @dataclass
 class Batch:
     images: object        # N x 3 x R x R in [-1, 1]
-    masks: object         # N x 1 x R x R, 1 = masked
+    masks: object         # N x 1 x R x R, 1 = masked (None without masks)
     weightings: object    # N x 1 x R x R, 1 = counts in the loss
-    conditioning: object  # images * (masks < 0.5)
+    conditioning: object  # images * (masks < 0.5) (None without masks)
     prompt_index: object  # N, 0 = the scene prompt, 1 = "" (dropped)
 
 
 class RealFillBatches:
-    """Draws training batches for one scene from its own seeded generators (state is saveable)."""
+    """Draws training batches for one scene from its own seeded generators (state is saveable).
+    Every example's draws come in order (image, crop, mask, prompt), so ``k`` batches of ``n``
+    are the examples of one batch of ``k * n`` (gradient accumulation draws what a big batch does)."""
 
-    def __init__(self, refs: Sequence[np.ndarray], target: np.ndarray, known: np.ndarray, resolution: int,
-                 batch_size: int, seed: int, full_mask_prob: float = 0.1, complement_prob: float = 0.5,
-                 prompt_dropout: float = 0.1, max_rectangles: int = 30):
+    def __init__(self, refs: Sequence[np.ndarray], target: np.ndarray | None, known: np.ndarray | None,
+                 resolution: int, batch_size: int, seed: int, full_mask_prob: float = 0.1,
+                 complement_prob: float = 0.5, prompt_dropout: float = 0.1, max_rectangles: int = 30,
+                 draw_masks: bool = True):
         import torch
 
-        self.images = [torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 127.5 - 1.0 for a in [*refs, target]]
+        scene_images = [*refs] if target is None else [*refs, target]
+        self.images = [torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 127.5 - 1.0 for a in scene_images]
         ones = [torch.ones(1, *a.shape[:2]) for a in refs]
-        self.weights = ones + [torch.from_numpy(np.array(known, dtype=np.float32))[None]]
+        self.weights = ones if target is None else ones + [torch.from_numpy(np.array(known, dtype=np.float32))[None]]
+        self.draw_masks = draw_masks
         self.resolution, self.batch_size = resolution, batch_size
         self.full_mask_prob, self.complement_prob = full_mask_prob, complement_prob
         self.prompt_dropout, self.max_rectangles = prompt_dropout, max_rectangles
@@ -94,44 +102,76 @@ class RealFillBatches:
         for _ in range(self.batch_size):
             index = self._next_index()
             image, weight = self._resize_crop(self.images[index], self.weights[index])
-            if self.rng.random() < self.full_mask_prob:
-                mask = np.ones((self.resolution, self.resolution), np.float32)
-            else:
-                mask = make_mask(self.rng, self.resolution, self.max_rectangles, self.complement_prob)
+            if self.draw_masks:
+                masks.append(torch.from_numpy(self._mask())[None])
             images.append(image)
             weights.append(weight)
-            masks.append(torch.from_numpy(mask)[None])
             prompts.append(1 if self.rng.random() < self.prompt_dropout else 0)
-        images_t, masks_t = torch.stack(images), torch.stack(masks)
+        images_t = torch.stack(images)
+        if not self.draw_masks:
+            return Batch(images_t, None, torch.stack(weights), None, torch.tensor(prompts))
+        masks_t = torch.stack(masks)
         return Batch(images_t, masks_t, torch.stack(weights), images_t * (masks_t < 0.5), torch.tensor(prompts))
 
+    def _mask(self) -> np.ndarray:
+        if self.rng.random() < self.full_mask_prob:
+            return np.ones((self.resolution, self.resolution), np.float32)
+        return make_mask(self.rng, self.resolution, self.max_rectangles, self.complement_prob)
 
-def weighted_loss(model_pred, noise, weighting):
-    """RealFill's loss: MSE on the noise, each latent pixel weighted (0 where the target is unknown)."""
+
+def weighted_loss(model_pred, target, weighting):
+    """RealFill's loss: MSE on the target (the noise, v or the flow's velocity), each latent pixel
+    weighted (0 where the target is unknown)."""
     import torch.nn.functional as F
 
-    return (weighting * F.mse_loss(model_pred.float(), noise.float(), reduction="none")).mean()
+    return (weighting * F.mse_loss(model_pred.float(), target.float(), reduction="none")).mean()
 
 
-def step_loss(unet, encode, noise_scheduler, prompt_index, latents, conditioning, masks, weightings, noise,
-              timesteps, mixed):
-    """RealFill's loss on one batch whose random draws are given: scaled VAE latents of the images
-    and of the masked images, pixel-resolution masks and loss weights, noise and timesteps. Kept
-    apart from the training loop so it can be checked against other implementations on identical
-    draws (benchmarks/realfill_vs_community.py). ``encode(rows)`` gives the denoiser's
-    conditioning for those prompts (a backbone's ``encode``): hidden states and the extra
-    ``added_cond_kwargs`` (SDXL) or None; ``prompt_index`` picks each example's prompt."""
+def step_loss(denoiser, encode, noise_scheduler, prompt_index, latents, conditioning, masks, weightings, noise,
+              timesteps, mixed, backbone: type[Backbone] | Backbone = Backbone):
+    """RealFill's loss on one batch whose random draws are given: latents of the images and of the
+    masked images (``backbone.encode_latents``), pixel-resolution masks and loss weights, noise
+    and timesteps. Kept apart from the training loop so it can be checked against other
+    implementations on identical draws (benchmarks/realfill_vs_community.py). ``encode(rows)``
+    gives the denoiser's conditioning for those prompts (a backbone's ``encode``): hidden states
+    and the extra conditioning (SDXL's ``added_cond_kwargs``, FLUX's pooled projection) or None;
+    ``prompt_index`` picks each example's prompt. The backbone says how the latents are noised,
+    what is predicted and how the denoiser takes its inputs; the default, the base class, is the
+    latent-diffusion UNet's (SD 1/2, SDXL)."""
     import torch
     import torch.nn.functional as F
 
     device, size = latents.device, latents.shape[2:]
-    masks = F.interpolate(masks.to(device), size=size)
+    masks = backbone.mask_latents(masks, latents)
     weightings = F.interpolate(weightings.to(device), size=size)
-    noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+    noisy = backbone.add_noise(noise_scheduler, latents, noise, timesteps)
     with torch.autocast(device.type, dtype=mixed, enabled=mixed != torch.float32):
-        present = sorted(set(prompt_index.tolist()))  # the text encoders once per distinct prompt
-        hidden, added = encode(present)
-        rows = torch.tensor([present.index(p) for p in prompt_index.tolist()], device=device)
-        kwargs = {"added_cond_kwargs": {k: v[rows] for k, v in added.items()}} if added else {}
-        pred = unet(torch.cat([noisy, masks, conditioning], dim=1), timesteps, hidden[rows], **kwargs).sample
-    return weighted_loss(pred, noise, weightings)
+        hidden, extra = prompt_conditioning(encode, prompt_index, device)
+        pred = backbone.predict(denoiser, noisy, masks, conditioning, timesteps, hidden, extra)
+    return weighted_loss(pred, backbone.target(noise_scheduler, latents, noise, timesteps), weightings)
+
+
+def denoising_loss(denoiser, encode, noise_scheduler, prompt_index, latents, noise, timesteps, mixed,
+                   backbone: type[Backbone] | Backbone = Backbone):
+    """DreamBooth's loss on one batch whose draws are given: the plain MSE on the target over the
+    whole image, with a text-to-image denoiser that sees only the noised latents (no mask, no
+    masked image, every latent pixel counted). Same conditioning and precision handling as ``step_loss``."""
+    import torch
+    import torch.nn.functional as F
+
+    noisy = backbone.add_noise(noise_scheduler, latents, noise, timesteps)
+    with torch.autocast(latents.device.type, dtype=mixed, enabled=mixed != torch.float32):
+        hidden, extra = prompt_conditioning(encode, prompt_index, latents.device)
+        pred = backbone.predict(denoiser, noisy, None, None, timesteps, hidden, extra)
+    return F.mse_loss(pred.float(), backbone.target(noise_scheduler, latents, noise, timesteps).float())
+
+
+def prompt_conditioning(encode, prompt_index, device):
+    """Each example's conditioning, running the text encoders once per distinct prompt: hidden
+    states and the extra conditioning (each of its tensors one row per prompt), or None."""
+    import torch
+
+    present = sorted(set(prompt_index.tolist()))
+    hidden, added = encode(present)
+    rows = torch.tensor([present.index(p) for p in prompt_index.tolist()], device=device)
+    return hidden[rows], ({k: v[rows] for k, v in added.items()} if added else None)

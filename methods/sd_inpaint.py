@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from realbench.errors import RealBenchError
+from realbench.errors import RealBenchError, describe
 from realbench.settings import setting
 
 from .backbones import read_model_index
@@ -61,7 +61,7 @@ class SDInpaint(PipelineMethod):
 
     def __init__(self, config=None):
         super().__init__(config)
-        self.prompts = load_prompts(self.config["prompts"])
+        self.prompts = load_prompts(self.settings.prompts)
 
     def build_pipeline(self, path: str, dtype):
         from diffusers import AutoPipelineForInpainting
@@ -76,17 +76,18 @@ class SDInpaint(PipelineMethod):
                 warnings.filterwarnings("ignore", message="`torch_dtype` is deprecated", category=FutureWarning)
                 return AutoPipelineForInpainting.from_pretrained(path, torch_dtype=dtype, **no_checker)
         except ValueError as exc:  # a model family with no inpainting pipeline
-            raise RealBenchError(f"not an inpainting model ({str(exc).splitlines()[0][:200]})", path=path) from None
+            raise RealBenchError(f"not an inpainting model ({describe(exc)})", path=path) from None
 
     def generate(self, scene, seeds: Sequence[int]) -> list[Output]:
         pipe = self.pipeline()
-        prompt = self.prompts.get(scene.id, self.config["default_prompt"])
-        target, mask, size = pipeline_inputs(scene, self.feather, self.config["resolution"])
+        settings = self.settings
+        prompt = self.prompts.get(scene.id, settings.default_prompt)
+        target, mask, size = pipeline_inputs(scene, self.feather, settings.resolution)
         n = len(seeds)
-        result = pipe(prompt=[prompt] * n, negative_prompt=[self.config["negative_prompt"]] * n,
+        result = pipe(prompt=[prompt] * n, negative_prompt=[settings.negative_prompt] * n,
                       image=[target] * n, mask_image=[mask] * n,
-                      height=size[0], width=size[1], num_inference_steps=int(self.config["steps"]),
-                      guidance_scale=float(self.config["guidance"]), generator=generators(seeds, pipe.device),
+                      height=size[0], width=size[1], num_inference_steps=int(settings.steps),
+                      guidance_scale=float(settings.guidance), generator=generators(seeds, pipe.device),
                       strength=1.0,  # from pure noise, every step run (SDXL's default, 0.9999, runs one fewer)
                       output_type="np").images
         info = {"prompt": prompt, "prompt_source": "prompts file" if scene.id in self.prompts else "generic default",

@@ -6,17 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from realbench import devices
 from realbench.errors import RealBenchError
 
 _MODELS: dict[tuple, Any] = {}
 
 
-def pick_device(requested: str | None = None):
-    import torch
-
-    if requested:
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+pick_device = devices.pick_device  # the one device rule: --device, else CUDA, then MPS, then the CPU
 
 
 def cached_model(key: tuple, loader: Callable[[], Any]) -> Any:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import json
 from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
@@ -16,13 +15,15 @@ from typing import Any
 import pandas as pd
 
 from .hfdata import export_benchmark
+from .jsonio import read_json
 from .loading import Benchmark, load_benchmark
-from .merge import merge_runs
+from .merging import merge_runs
 from .report import Report, build_report
 from .results import write_summary
 from .runconfig import RunConfig
 from .runfolder import RunFolder
-from .runner import run
+from .runmeta import RunMeta
+from .runner import RunOutcome, run
 from .runview import read_run
 from .summary import scene_summary, select_top
 from .tables import CheckResult, check, compare, leaderboard
@@ -33,14 +34,15 @@ __all__ = ["Benchmark", "CheckResult", "Report", "RunConfig", "RunResult", "buil
 
 @dataclass
 class RunResult:
-    """A run folder and its ``run.json``; accepted wherever a run folder is (tables, report)."""
+    """A run folder and its ``run.json`` (typed: ``RunMeta``); accepted wherever a run folder is
+    (tables, report). ``outcome`` says what the command that made it did (made, rescored)."""
 
     run_dir: Path
-    meta: dict[str, Any]
+    meta: RunMeta
+    outcome: RunOutcome | None = None
 
     def __repr__(self) -> str:
-        data = (self.meta.get("data") or {}).get("name", "?")
-        return f"RunResult({self.meta.get('label') or self.meta['method']!r}, data={data!r}, {str(self.run_dir)!r})"
+        return f"RunResult({self.meta.label!r}, data={self.meta.data.name!r}, {str(self.run_dir)!r})"
 
     def records(self) -> pd.DataFrame:
         """One row per sample: identity, fallback and one column per metric."""
@@ -54,7 +56,7 @@ class RunResult:
 
     def results(self) -> dict[str, Any]:
         """The run's ``results.json``: means, standard errors, splits, identity and protocols."""
-        return json.loads(RunFolder(self.run_dir).results_path.read_text())
+        return read_json(RunFolder(self.run_dir).results_path, "results.json")
 
 
 _FIELDS = [f.name for f in fields(RunConfig)]
@@ -82,9 +84,9 @@ def evaluate(method: RunConfig | str, /, data: Any = None, **options: Any) -> Ru
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 raise TypeError(f"evaluate() got an unexpected keyword argument '{name}'{hint}")
         config = RunConfig(method, **({"data": data} if data is not None else {}), **options)
-    folder, meta = run(config)
-    write_summary(folder.path, keep=config.keep)
-    return RunResult(folder.path, meta)
+    outcome = run(config)
+    write_summary(outcome.folder.path, keep=config.keep)
+    return RunResult(outcome.folder.path, outcome.meta, outcome)
 
 
 def _evaluate_signature() -> inspect.Signature:
@@ -103,8 +105,9 @@ def _evaluate_signature() -> inspect.Signature:
 evaluate.__signature__ = _evaluate_signature()
 
 
-def merge(shards: Sequence[str | Path], out: str | Path, partial: bool = False) -> RunResult:
-    """Combine the shard folders of one run into ``out`` and write its summaries."""
+def merge(shards: Sequence[str | Path], out: str | Path | None = None, partial: bool = False) -> RunResult:
+    """Combine the shard folders of one run (folders, glob patterns or a parent folder of shards)
+    into ``out`` (default: their common name without ``-shard-IofN``) and write its summaries."""
     path = merge_runs(shards, out, partial=partial)
     write_summary(path)
     return RunResult(path, RunFolder(path).read_meta())

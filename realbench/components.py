@@ -2,17 +2,20 @@
 found before any work), metric names expanded through the benchmark's metric sets."""
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable
 from typing import Any
 
+from . import selection  # noqa: F401  (the seed-selection matcher declares its weights when imported)
 from .benchmarks import BenchmarkDefinition, get_definition
-from .errors import RealBenchError
+from .errors import RealBenchError, describe
 from .methods import METHODS, Method
 from .methods.folder import FolderMethod
 from .metrics import METRICS, Metric
+from .paths import printable
 from .provenance import canonical_json
-from .weights import WeightsMissing, resolve
+from .weights import SPECS, WeightsMissing, is_hub_id, resolve
 
 _METRIC_INSTANCES: dict[tuple, Any] = {}
 
@@ -43,6 +46,7 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
     lists everything missing, unless ``skip_unavailable`` records those metrics as unavailable.
     """
     names = expand_metric_names(names, definition)
+    check_weight_names(weights)
     options = options or {}
     for name in options:
         if name not in names:
@@ -69,15 +73,29 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
         _METRIC_INSTANCES[key] = scorer
         scorers[name] = scorer
     if missing and not skip_unavailable:
-        details = " | ".join(f"metric '{n}': {reason}" for n, reason in missing.items())
-        raise RealBenchError(f"missing weights for {len(missing)} metric(s), nothing was run. {details} "
-                             "(or pass --skip-unavailable to record them as unavailable)")
+        raise RealBenchError(
+            f"missing weights for {len(missing)} metric(s), nothing was run (fetch them, or pass --skip-unavailable "
+            "to record those metrics as unavailable):",
+            details=[f"metric '{n}': {reason}" for n, reason in missing.items()])
     for name, scorer in scorers.items():
         try:
             scorer.load()
         except RealBenchError:
             raise
         except Exception as exc:
-            first = (str(exc).splitlines() or [""])[0][:300]
-            raise RealBenchError(f"metric '{name}' could not load its model ({type(exc).__name__}: {first})") from None
+            raise RealBenchError(f"metric '{name}' could not load its model ({describe(exc)})") from None
     return scorers, missing
+
+
+def check_weight_names(weights: dict[str, str] | None) -> None:
+    """Every ``--weights NAME=PATH`` names weights some plugin declares (a typo is one error with
+    a suggestion, not a setting silently ignored)."""
+    if not weights:
+        return
+    METRICS.names(), METHODS.names()  # every plugin declares its weights when imported
+    known = sorted(SPECS)
+    for name in weights:
+        if name not in SPECS and not is_hub_id(name):
+            close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise RealBenchError(f"unknown weights name '{printable(name)}'{hint} (known: {', '.join(known)})")

@@ -1,4 +1,6 @@
-"""``--device``: checked once, before any work, then handed to methods, metrics and the matcher."""
+"""Where torch computes: one rule for every part of realbench (methods, metrics, the matcher):
+an explicit ``--device`` (checked once, before any work), else CUDA, then MPS, then the CPU.
+``device_class`` names the class of a device for tables and tolerances (``gpu``, ``mps``, ``cpu``)."""
 from __future__ import annotations
 
 from .errors import RealBenchError
@@ -27,3 +29,25 @@ def check_device(name: str | None) -> str | None:
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise RealBenchError(f"--device '{name}': MPS is not available on this machine")
     return str(device)
+
+
+def pick_device(name: str | None = None):
+    """The torch device for ``name`` (None or ``auto``: CUDA, then MPS, then the CPU)."""
+    import torch
+
+    if name is not None and str(name).strip().lower() not in ("", "auto"):
+        return torch.device(str(name).strip())
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_class(device: str | None) -> str:
+    """``gpu`` (CUDA), ``mps`` or ``cpu`` for a device string (None: what ``pick_device`` picks)."""
+    name = str(pick_device(device)) if device is None else str(device)
+    if name.startswith("cuda"):
+        return "gpu"
+    return "mps" if name.startswith("mps") else "cpu"

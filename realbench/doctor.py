@@ -44,10 +44,10 @@ def diagnose(overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]
                 found = resolve(weights_name, overrides)
                 rows.append({"kind": kind, "name": name, "weights": weights_name, "status": "available",
                              "detail": f"{found.source}: {found.path}"})
-            except WeightsMissing:
+            except WeightsMissing as exc:
                 spec = get_spec(weights_name)
                 rows.append({"kind": kind, "name": name, "weights": weights_name, "status": "MISSING",
-                             "detail": f"needs {_needs(spec)}", "fetch": spec.fetch_command()})
+                             "detail": f"needs {_needs(spec)}", "fetch": spec.fetch_command(), "looked": exc.looked})
             except RealBenchError as exc:
                 rows.append({"kind": kind, "name": name, "weights": weights_name, "status": "MISSING",
                              "detail": str(exc)})

@@ -2,30 +2,19 @@
 
 ``fetch_url`` downloads into ``<dst>.partial`` and resumes it with an HTTP range request when
 rerun after an interruption; the file appears under its real name only once it is complete.
-``extract_zip`` unpacks into a temporary folder beside the destination and moves entries into
-place afterwards, refusing entries that would land outside it (zip slip) and skipping macOS
-metadata (``__MACOSX/``, ``._*``, ``.DS_Store``).
+Archives are unpacked by ``realbench.unzip`` (bounded, checked entry by entry).
 """
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+import socket
 import urllib.error
 import urllib.request
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from .errors import RealBenchError
+from .errors import RealBenchError, describe
 
 CHUNK = 1 << 20
-MAC_JUNK = ("__MACOSX",)
-
-
-def is_mac_junk(name: str) -> bool:
-    """macOS metadata that zips made on a Mac carry: never data."""
-    parts = PurePosixPath(name).parts
-    return any(p in MAC_JUNK or p.startswith("._") or p == ".DS_Store" for p in parts)
 
 
 def fetch_url(url: str, dst: Path, progress: bool = True, timeout: float = 60.0) -> Path:
@@ -59,6 +48,8 @@ def fetch_url(url: str, dst: Path, progress: bool = True, timeout: float = 60.0)
         raise RealBenchError(f"download failed: HTTP {exc.code} for {url}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
+        if isinstance(reason, (socket.gaierror, ConnectionRefusedError)) and not partial.exists():
+            raise RealBenchError(f"no network: cannot reach {url} ({reason})") from None
         raise RealBenchError(f"download failed ({reason}); rerun the same command to resume: {url}") from None
     size = partial.stat().st_size
     if total is not None and size != total:
@@ -67,40 +58,16 @@ def fetch_url(url: str, dst: Path, progress: bool = True, timeout: float = 60.0)
     return dst
 
 
-def safe_members(archive: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
-    """The archive's entries minus macOS metadata; an entry that would escape is an error."""
-    out = []
-    for info in archive.infolist():
-        name = info.filename
-        path = PurePosixPath(name)
-        if path.is_absolute() or ".." in path.parts or "\\" in name or (len(name) > 1 and name[1] == ":"):
-            raise RealBenchError(f"archive entry '{name}' would be written outside its folder", path=where)
-        if not is_mac_junk(name):
-            out.append(info)
-    return out
+def hub_unreachable(repo_id: str, repo_type: str = "model", timeout: float = 5.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached now (offline mode, no network), or None. One quick
+    request, so a machine without network fails in a second instead of after the client's retries."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
 
-
-def extract_zip(archive_path: Path, dest: Path) -> list[str]:
-    """Unpack ``archive_path`` into ``dest`` (created); returns the top-level names placed there.
-    Entries are written to a temporary folder first, so ``dest`` never holds half a file."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest, prefix=".unzip-"))
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
     try:
-        with zipfile.ZipFile(archive_path) as archive:
-            members = safe_members(archive, str(archive_path))
-            archive.extractall(tmp, members=members)
-        placed = []
-        for entry in sorted(tmp.iterdir()):
-            target = dest / entry.name
-            if target.is_dir() and entry.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-            os.replace(entry, target)
-            placed.append(entry.name)
-        return placed
-    except zipfile.BadZipFile as exc:
-        raise RealBenchError(f"not a valid zip archive ({exc})", path=str(archive_path)) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        get_session().head(f"{constants.ENDPOINT}/api/{repo_type}s/{repo_id}", timeout=timeout)
+    except Exception as exc:  # httpx connect errors, timeouts, a refused connection
+        return describe(exc)
+    return None

@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from .errors import RealBenchError
+from .imageio import pixel_limit
 from .worker import build_components, process_scene
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,9 @@ log = logging.getLogger(__name__)
 
 def run_scene_task(work, spec) -> list[list[dict[str, Any]]]:
     """One Ray task: one scene's missing work, all chunks (components built once per worker)."""
-    adapter, scorers, selector = build_components(spec)
-    return list(process_scene(work, adapter, scorers, selector, spec))
+    with pixel_limit(spec.max_pixels):
+        adapter, scorers, selector = build_components(spec)
+        return list(process_scene(work, adapter, scorers, selector, spec))
 
 
 def default_gpus_per_task() -> float:

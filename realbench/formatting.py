@@ -1,13 +1,16 @@
 """Rendering tables for people and files: terminal text, Markdown, CSV, LaTeX, JSON.
 
-Metric columns carry their direction arrow (``psnr ↑``). A missing metric value prints
-``unavailable`` when its run asked for the metric but could not compute it (weights missing,
-listed in the row's ``unavailable`` column) and ``—`` when the run never asked for it, so a
-blank is never mistaken for either. Values are rounded the way the paper prints them.
+A table's metric columns are plain metric names (``psnr``), so programs read them as they are
+(``pd.read_csv(f)["psnr"]``); which columns are metrics and which way each is better travel with
+the frame in ``table.attrs["metrics"]`` (name -> higher is better). Direction arrows (``psnr ↑``)
+and bold are for people: the terminal, Markdown and LaTeX renderings add them. A missing metric
+value prints ``unavailable`` when its run asked for the metric but could not compute it (listed in
+the row's ``unavailable`` column) and ``—`` when the run never asked for it (empty in CSV). Every
+text a table holds may come from data, so each format escapes it completely: control characters
+in the terminal, ``|`` and newlines in Markdown, LaTeX's specials, and spreadsheet formulas in CSV.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -16,21 +19,34 @@ import numpy as np
 import pandas as pd
 
 from .errors import RealBenchError
-from .imageio import FILE_MODE
+from .jsonio import dumps
 from .paths import printable
 
 UNAVAILABLE = "unavailable"
 NOT_REQUESTED = "—"
 FORMATS = ("csv", "md", "latex", "json")
+SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex", ".json": "json"}
+ARROWS = ("↑", "↓")
+COUNT_COLUMNS = ("scenes", "samples")
 
 
-def is_metric_column(name: str) -> bool:
-    parts = str(name).split(" ")
-    return len(parts) == 2 and parts[1] in ("↑", "↓")
+def count(n: int, noun: str) -> str:
+    """``1 sample``, ``6 samples``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def metric_of(column_name: str) -> str:
-    return str(column_name).split(" ")[0]
+def metric_directions(table: pd.DataFrame) -> dict[str, bool]:
+    """Metric column -> higher is better, as the table carries it."""
+    return dict(table.attrs.get("metrics", {}))
+
+
+def arrow(higher_is_better: bool) -> str:
+    return ARROWS[0] if higher_is_better else ARROWS[1]
+
+
+def with_arrow(table: pd.DataFrame, name: str) -> str:
+    directions = metric_directions(table)
+    return f"{name} {arrow(directions[name])}" if name in directions else str(name)
 
 
 def _unavailable_in(row: dict) -> set[str]:
@@ -38,148 +54,134 @@ def _unavailable_in(row: dict) -> set[str]:
     return {v.strip() for v in value.split(",") if v.strip()} if isinstance(value, str) else set()
 
 
-def format_value(column_name: str, value: Any, missing: str = UNAVAILABLE) -> str:
-    """Paper-style rounding for metric columns; ``missing`` for a NaN metric value; plain elsewhere."""
+def format_number(column: str, value: float, metric: bool) -> str:
+    """Paper-style rounding: PSNR to 2 decimals, other metrics to 3, p-values to 3 digits."""
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if str(column).startswith("p ("):
+        return f"{value:.3g}"
+    if not metric and column in COUNT_COLUMNS and float(value).is_integer():
+        return str(int(value))
+    return f"{value:.2f}" if str(column).split("_")[0].split(" ")[0] == "psnr" else f"{value:.3f}"
+
+
+def format_value(column: str, value: Any, missing: str = UNAVAILABLE, metric: bool = True) -> str:
+    """A cell as people read it; ``missing`` for a missing metric value."""
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
-            return missing if is_metric_column(column_name) else ""
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        if str(column_name).startswith("p ("):
-            return f"{value:.3g}"
-        if not is_metric_column(column_name) and column_name in ("scenes", "samples") and value.is_integer():
-            return str(int(value))
-        return f"{value:.2f}" if metric_of(column_name) == "psnr" else f"{value:.3f}"
+            return missing if metric else ""
+        return format_number(column, float(value), metric)
     if value is None:
-        return ""
+        return missing if metric else ""
     return str(value)
 
 
-def rendered(table: pd.DataFrame, csv: bool = False) -> list[list[str]]:
-    """Every cell as text; a NaN metric cell says whether its run could not compute it or never
-    asked for it."""
+def rendered(table: pd.DataFrame, machine: bool = False) -> list[list[str]]:
+    """Every cell as text; a missing metric cell says whether its run could not compute it or
+    never asked for it. ``machine``: full precision and an empty cell for 'never asked for'."""
+    directions = metric_directions(table)
     out = []
     for row in table.to_dict("records"):
         unavailable = _unavailable_in(row)
         cells = []
         for column, value in row.items():
-            if is_metric_column(column) and isinstance(value, float) and math.isnan(value) and UNAVAILABLE in row:
-                missing = UNAVAILABLE if metric_of(column) in unavailable else ("" if csv else NOT_REQUESTED)
-            else:
-                missing = UNAVAILABLE
-            if csv and isinstance(value, (float, np.floating)) and not math.isnan(value) and not math.isinf(value):
+            metric = column in directions
+            missing = UNAVAILABLE if (not metric or column in unavailable or UNAVAILABLE not in row) else (
+                "" if machine else NOT_REQUESTED)
+            if machine and isinstance(value, (float, np.floating)) and math.isfinite(value):
                 cells.append(f"{value:.10g}")
             else:
-                cells.append(format_value(column, value, missing))
+                cells.append(format_value(column, value, missing, metric))
         out.append(cells)
     return out
 
 
 def to_text(table: pd.DataFrame) -> str:
     """Aligned plain-text rendering for the terminal (control characters escaped)."""
-    cells = [[printable(c) for c in row] for row in [list(map(str, table.columns))] + rendered(table)]
+    header = [printable(with_arrow(table, c)) for c in table.columns]
+    cells = [header] + [[printable(c) for c in row] for row in rendered(table)]
     widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
              for r in cells]
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _md_cell(text: str) -> str:
+    return printable(text).replace("|", "\\|")
+
+
 def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub Markdown table, values rounded the way the paper prints them."""
-    header = "| " + " | ".join(map(str, table.columns)) + " |"
-    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(table[c]) else "---" for c in table.columns) + "|"
-    body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rendered(table)]
+    header = "| " + " | ".join(_md_cell(with_arrow(table, c)) for c in table.columns) + " |"
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
+    rule = "|" + "|".join("---:" if n else "---" for n in numeric) + "|"
+    body = ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rendered(table)]
     return "\n".join([header, rule, *body]) + "\n"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str, numeric: bool) -> str:
+    """A CSV cell a spreadsheet never runs as a formula (OWASP: text starting with = + - @ tab CR
+    gets a leading apostrophe); numbers stay numbers."""
+    return "'" + text if not numeric and text.startswith(FORMULA_START) else text
 
 
 def to_csv(table: pd.DataFrame) -> str:
     import csv
     import io
 
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.columns)
-    writer.writerows(rendered(table, csv=True))
+    writer.writerow([csv_cell(str(c), False) for c in table.columns])
+    writer.writerows([csv_cell(cell, n) for cell, n in zip(row, numeric)] for row in rendered(table, machine=True))
     return buffer.getvalue()
 
 
-def to_latex(table: pd.DataFrame) -> str:
-    """A booktabs table body for a paper (``\\usepackage{booktabs}``)."""
-    def escape(text: str) -> str:
-        text = text.replace("\\", "\0")
-        for char in "&%$#_{}":
-            text = text.replace(char, "\\" + char)
-        text = text.replace("\0", "\\textbackslash{}")
-        return text.replace("↑", "$\\uparrow$").replace("↓", "$\\downarrow$").replace("—", "--")
-
-    align = "".join("r" if pd.api.types.is_numeric_dtype(table[c]) else "l" for c in table.columns)
-    lines = [f"\\begin{{tabular}}{{{align}}}", "\\toprule", " & ".join(escape(str(c)) for c in table.columns) + " \\\\",
-             "\\midrule"]
-    lines += [" & ".join(escape(cell) for cell in row) + " \\\\" for row in rendered(table)]
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    return "\n".join(lines) + "\n"
-
-
 def to_json(table: pd.DataFrame) -> str:
-    rows = []
-    for row in table.to_dict("records"):
-        rows.append({str(k): (None if isinstance(v, float) and not math.isfinite(v) else
-                              (v.item() if hasattr(v, "item") else v)) for k, v in row.items()})
-    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-
-
-RENDERERS = {"csv": to_csv, "md": to_markdown, "latex": to_latex, "json": to_json}
-SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex", ".json": "json"}
+    """Strict JSON: one object per row, plain column names, null for a missing number."""
+    rows = [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
+    return dumps(rows, indent=2) + "\n"
 
 
 def table_format(out: str | Path | None, fmt: str | None) -> str:
-    """The format asked for, else the one the file name says, else CSV."""
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise RealBenchError(f"--format {fmt}: one of {', '.join(FORMATS)}")
-        return fmt
-    return SUFFIXES.get(Path(out).suffix.lower(), "csv") if out is not None else "csv"
-
-
-def write_table(table: pd.DataFrame, out: str | Path, fmt: str | None = None) -> list[Path]:
-    """Write ``out`` in ``fmt``; a CSV also gets its Markdown twin (``.md`` beside it). Both are
-    written completely before either replaces an old file, so a kill leaves the old pair or the
-    new pair, never a new table beside a stale twin (bar the instant between two renames)."""
-    import os
-    import tempfile
-
-    out = Path(out)
-    fmt = table_format(out, fmt)
-    files = {out: RENDERERS[fmt](table)}
-    if fmt == "csv":
-        files[out.with_suffix(".md")] = to_markdown(table)
-    staged = []
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        for path, text in files.items():
-            if path.exists() and not path.is_file():
-                raise RealBenchError("not a file", path=str(path))
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            staged.append(tmp)
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(text.encode())
-        for tmp, path in zip(staged, files):
-            os.replace(tmp, path)
-    except OSError as exc:
-        raise RealBenchError(f"cannot write the table ({exc.strerror or exc})", path=str(out)) from None
-    finally:
-        for tmp in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return list(files)
+    """The format ``out``'s extension names; a ``fmt`` that contradicts it, or an extension that
+    names no format, is refused. Without ``out``: ``fmt``, else CSV."""
+    if fmt is not None and fmt not in FORMATS:
+        raise RealBenchError(f"--format {fmt}: one of {', '.join(FORMATS)}")
+    if out is None:
+        return fmt or "csv"
+    suffix = Path(out).suffix.lower()
+    named = SUFFIXES.get(suffix)
+    if named is None:
+        raise RealBenchError(f"--out: the extension '{suffix or '(none)'}' names no table format; use "
+                             f"{', '.join(SUFFIXES)}", path=str(out))
+    if fmt is not None and fmt != named:
+        raise RealBenchError(f"--format {fmt} contradicts --out's extension '{suffix}' ({named})", path=str(out))
+    return named
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
+    """A leaderboard CSV as a frame with plain metric names (older files' ``psnr ↑`` columns are
+    read as ``psnr``, their direction kept in ``attrs``)."""
     path = Path(path)
     if not path.is_file():
         raise RealBenchError("baseline table is missing", path=str(path))
+    if path.stat().st_size > 64 * 2**20:
+        raise RealBenchError("baseline table is larger than 64 MiB: not a leaderboard", path=str(path))
     try:
-        return pd.read_csv(path, na_values=[UNAVAILABLE, ""], keep_default_na=False)
+        frame = pd.read_csv(path, na_values=[UNAVAILABLE, ""], keep_default_na=False)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise RealBenchError(f"cannot parse table as CSV ({str(exc).splitlines()[0][:200]})", path=str(path)) from None
+    directions = {}
+    renamed = {}
+    for column in frame.columns:
+        parts = str(column).split(" ")
+        if len(parts) == 2 and parts[1] in ARROWS:
+            renamed[column] = parts[0]
+            directions[parts[0]] = parts[1] == ARROWS[0]
+    frame = frame.rename(columns=renamed)
+    frame.attrs["metrics"] = directions
+    return frame

@@ -7,25 +7,46 @@ Hub ids resolve through the local cache first; with ``HF_HUB_OFFLINE=1`` nothing
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .errors import RealBenchError
-from .imageio import FOLDER_MODE, atomic_write_bytes, open_image
+from .download import hub_unreachable
+from .errors import RealBenchError, describe
+from .fields import brief
+from .imageio import FOLDER_MODE, atomic_write_bytes, image_to_mask, image_to_rgb, open_image_bytes
 from .paths import check_name
-from .scene import Scene, infer_task, scenes_checksum, unknown_scene_message, validate_arrays
+from .scene import TASKS, Scene, infer_task, scenes_checksum, unknown_scene_message, validate_arrays
 
 COLUMNS = ("id", "task", "refs", "target", "mask", "gt", "source")
 DEFAULT_SPLIT = "test"
+
+
+@contextlib.contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """``datasets`` without its progress bars and chatter (a card field it ignores, "Creating
+    parquet ..."): realbench says what happened itself."""
+    import datasets
+
+    bars = datasets.is_progress_bar_enabled()
+    level = datasets.logging.get_verbosity()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        datasets.logging.set_verbosity(level)
+        if bars:
+            datasets.enable_progress_bars()
 
 
 def _png(array: np.ndarray) -> dict:
@@ -49,7 +70,7 @@ def _features():
     })
 
 
-def _card(name: str, scenes: list[Scene], split: str, checksum: str, benchmark: str) -> str:
+def _card(name: str, scenes: list[Scene], split: str, checksum: str, benchmark: str, num_bytes: int) -> str:
     """A dataset card as the Hub reads it: YAML front matter naming the parquet files and the
     features, then what the data is and where it came from."""
     outpaint = sum(s.task == "outpaint" for s in scenes)
@@ -77,6 +98,7 @@ dataset_info:
     dtype: string
   splits:
   - name: {split}
+    num_bytes: {num_bytes}
     num_examples: {len(scenes)}
 task_categories:
 - image-to-image
@@ -139,14 +161,16 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
         raise RealBenchError(f"cannot write the export ({exc.strerror or exc})", path=str(to)) from None
     os.chmod(tmp, FOLDER_MODE)  # mkdtemp makes 0700; datasets are for sharing
     try:
-        if fmt == "arrow":
-            dataset.save_to_disk(str(tmp))
-        else:
-            (tmp / "data").mkdir()
-            dataset.to_parquet(str(tmp / "data" / f"{split}-00000-of-00001.parquet"))
+        with quiet_datasets():
+            if fmt == "arrow":
+                dataset.save_to_disk(str(tmp))
+            else:
+                (tmp / "data").mkdir()
+                dataset.to_parquet(str(tmp / "data" / f"{split}-00000-of-00001.parquet"))
         checksum = scenes_checksum((s.id, s.checksum) for s in scenes)
         benchmark = getattr(getattr(bench, "definition", None), "name", "realbench")
-        atomic_write_bytes(tmp / "README.md", _card(name, scenes, split, checksum, benchmark).encode())
+        atomic_write_bytes(tmp / "README.md", _card(name, scenes, split, checksum, benchmark,
+                                                       int(dataset.data.nbytes)).encode())
         if to.exists():
             to.rmdir()
         tmp.rename(to)
@@ -159,24 +183,74 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
     return to
 
 
-def _decode(value, scene_id: str, origin: str, what: str) -> np.ndarray | None:
-    """A dataset cell as an array, with the same checks as image files (size limit, corruption)."""
+IMAGE_COLUMNS = ("refs", "target", "mask", "gt")
+
+
+def _image(value, scene_id: str, origin: str, what: str, mask: bool = False) -> np.ndarray | None:
+    """A dataset cell (``{"bytes": ..., "path": ...}``, as the Hub's Image feature stores it)
+    through the same checks and conversions as an image file: the pixel limit from the header,
+    16-bit scaling, alpha, grey to RGB, a mask's binarity."""
     if value is None:
         return None
+    data = value.get("bytes") if isinstance(value, dict) else None
+    if not isinstance(data, (bytes, bytearray)):
+        raise RealBenchError(f"the {what} cell holds no image bytes (a file path in a dataset is not read)",
+                             scene=scene_id, path=origin)
+    where = f"{origin} ({what})"
+    image = open_image_bytes(bytes(data), scene_id, where)
+    return image_to_mask(image, scene_id, where) if mask else image_to_rgb(image)
+
+
+def _task(value, mask: np.ndarray, scene_id: str, origin: str) -> str:
+    if value is None or value == "":
+        return infer_task(mask)
+    if value not in TASKS:
+        raise RealBenchError(f"task {brief(value)} must be one of {', '.join(TASKS)}", scene=scene_id, path=origin)
+    return value
+
+
+def scene_from_row(row: dict, scene_id: str, origin: str, require_gt: bool) -> Scene:
+    """One dataset row as a validated scene (the checks of a scene folder)."""
+    target = _image(row.get("target"), scene_id, origin, "target")
+    mask = _image(row.get("mask"), scene_id, origin, "mask", mask=True)
+    if target is None or mask is None:
+        raise RealBenchError("target or mask image is missing", scene=scene_id, path=origin)
+    gt = _image(row.get("gt"), scene_id, origin, "ground truth")
+    if gt is None and require_gt:
+        raise RealBenchError("ground truth image is missing", scene=scene_id, path=origin)
+    cells = row.get("refs") or []
+    if not isinstance(cells, list):
+        raise RealBenchError(f"the refs cell must be a list of images, got {brief(cells)}", scene=scene_id,
+                             path=origin)
+    refs = [_image(cell, scene_id, origin, f"reference {i}") for i, cell in enumerate(cells)]
+    if not refs or any(r is None for r in refs):
+        raise RealBenchError("no reference images", scene=scene_id, path=origin)
+    validate_arrays(scene_id, target, mask, gt, {"mask": origin, "gt": origin})
     try:
-        if isinstance(value, Image.Image):
-            image = value
-        else:
-            data = value.get("bytes") if isinstance(value, dict) else None
-            if not isinstance(data, (bytes, bytearray)):
-                raise RealBenchError(f"the {what} cell holds no image bytes", scene=scene_id, path=origin)
-            image = open_image(io.BytesIO(data), scene_id, f"{origin} ({what})")
-        return np.asarray(image.convert("RGB")) if image.mode != "L" else np.asarray(image)
-    except RealBenchError:
-        raise
-    except Exception as exc:  # PIL raises several types for corrupt bytes
-        raise RealBenchError(f"cannot decode the {what} image ({type(exc).__name__}: {exc})", scene=scene_id,
-                             path=origin) from None
+        source = json.loads(row.get("source") or "{}")
+    except (TypeError, ValueError):
+        source = {}
+    source = {**(source if isinstance(source, dict) else {}), "dataset": origin}
+    return Scene(scene_id, _task(row.get("task"), mask, scene_id, origin), tuple(refs), target, mask, gt, source)
+
+
+def _wanted(ids: list[str], scenes: Iterable[str] | None, origin: str) -> list[str]:
+    for scene_id in ids:
+        check_name(scene_id, "scene id", path=origin)
+    if len(set(ids)) < len(ids):
+        raise RealBenchError("dataset holds two scenes with the same id", path=origin)
+    wanted = list(scenes) if scenes is not None else ids
+    for scene_id in wanted:
+        if scene_id not in ids:
+            raise RealBenchError(unknown_scene_message(scene_id, ids, origin))
+    return wanted
+
+
+def _check_columns(columns: Iterable[str], origin: str) -> None:
+    missing = {"id", "refs", "target", "mask"} - set(columns)
+    if missing:
+        raise RealBenchError(f"dataset lacks columns {sorted(missing)} (it has: {', '.join(columns)}); "
+                             "expected RealBench columns id, task, refs, target, mask, gt", path=origin)
 
 
 def pick_split(dataset, origin: str, split: str | None):
@@ -185,56 +259,89 @@ def pick_split(dataset, origin: str, split: str | None):
 
     if not isinstance(dataset, DatasetDict):
         return dataset
-    names = list(dataset.keys())
+    return dataset[choose_split(list(dataset.keys()), split, origin)]
+
+
+def choose_split(names: list[str], split: str | None, origin: str) -> str:
     if split is not None:
         if split not in names:
             raise RealBenchError(f"dataset has no split '{split}' (it has: {', '.join(names)})", path=origin)
-        return dataset[split]
+        return split
     if DEFAULT_SPLIT in names:
-        return dataset[DEFAULT_SPLIT]
+        return DEFAULT_SPLIT
     if len(names) == 1:
-        return dataset[names[0]]
+        return names[0]
     raise RealBenchError(f"dataset has several splits ({', '.join(names)}); choose one with --split", path=origin)
 
 
 def _scenes_from_dataset(dataset, origin: str, scenes: Iterable[str] | None, require_gt: bool,
                          split: str | None = None) -> list[Scene]:
+    """Scenes of a ``datasets`` dataset, its images read as bytes (never decoded by ``datasets``)."""
+    from datasets import Image as HFImage
+    from datasets import Sequence as HFSequence
+
     dataset = pick_split(dataset, origin, split)
-    missing = {"id", "refs", "target", "mask"} - set(dataset.column_names)
-    if missing:
-        raise RealBenchError(f"dataset lacks columns {sorted(missing)} (it has: {', '.join(dataset.column_names)}); "
-                             "expected RealBench columns id, task, refs, target, mask, gt", path=origin)
+    _check_columns(dataset.column_names, origin)
+    for column in IMAGE_COLUMNS:
+        if column in dataset.column_names:
+            feature = HFSequence(HFImage(decode=False)) if column == "refs" else HFImage(decode=False)
+            try:
+                with quiet_datasets():
+                    dataset = dataset.cast_column(column, feature)
+            except Exception as exc:  # a column of another type
+                raise RealBenchError(f"column '{column}' does not hold images ({describe(exc)})", path=origin) from None
     ids = [str(i) for i in dataset["id"]]
-    for scene_id in ids:
-        check_name(scene_id, "scene id", path=origin)
-    if len(set(ids)) < len(ids):
-        raise RealBenchError("dataset holds two scenes with the same id", path=origin)
-    wanted = list(scenes) if scenes is not None else ids
-    out = []
-    for scene_id in wanted:
-        if scene_id not in ids:
-            raise RealBenchError(unknown_scene_message(scene_id, ids, origin))
-        row = dataset[ids.index(scene_id)]
-        target = _decode(row["target"], scene_id, origin, "target")
-        mask_img = _decode(row["mask"], scene_id, origin, "mask")
-        if target is None or mask_img is None:
-            raise RealBenchError("target or mask image is missing", scene=scene_id, path=origin)
-        mask = (mask_img if mask_img.ndim == 2 else mask_img.mean(axis=2)) >= 128
-        gt = _decode(row.get("gt"), scene_id, origin, "ground truth")
-        if gt is None and require_gt:
-            raise RealBenchError("ground truth image is missing", scene=scene_id, path=origin)
-        refs = [_decode(r, scene_id, origin, "reference") for r in (row["refs"] or [])]
-        if not refs:
-            raise RealBenchError("no reference images", scene=scene_id, path=origin)
-        validate_arrays(scene_id, target, mask, gt, {"mask": origin, "gt": origin})
+    return [scene_from_row(dataset[ids.index(s)], s, origin, require_gt) for s in _wanted(ids, scenes, origin)]
+
+
+def _parquet_files(path: Path, split: str | None) -> list[Path]:
+    """A local parquet dataset's files for one split, laid out as the Hub stores them
+    (``data/<split>-*.parquet``, ``<split>/*.parquet``) or a single split of ``*.parquet``."""
+    files = sorted({*path.glob("*.parquet"), *path.glob("data/*.parquet"), *path.glob("*/*.parquet")})
+    splits: dict[str, list[Path]] = {}
+    for file in files:
+        name = file.parent.name if file.parent != path and file.parent.name != "data" else file.name.split("-")[0]
+        splits.setdefault(name if name != file.name else "train", []).append(file)
+    return splits[choose_split(sorted(splits), split, str(path))]
+
+
+def _parquet_rows(files: list[Path], origin: str) -> Iterator[dict]:
+    """Rows one at a time, straight from the files (no ``datasets`` cache, which is keyed by the
+    folder's name and would serve another folder of that name)."""
+    import pyarrow.parquet as pq
+
+    for file in files:
         try:
-            source = json.loads(row.get("source") or "{}")
-        except ValueError:
-            source = {}
-        source = source if isinstance(source, dict) else {}
-        source["dataset"] = origin
-        out.append(Scene(scene_id, row.get("task") or infer_task(mask), tuple(refs), target, mask, gt, source))
-    return out
+            handle = pq.ParquetFile(file)
+            _check_columns(handle.schema_arrow.names, origin)
+            for batch in handle.iter_batches(batch_size=1):
+                yield from batch.to_pylist()
+        except RealBenchError:
+            raise
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            raise RealBenchError(f"cannot read the parquet file ({describe(exc)})", path=str(file)) from None
+
+
+def load_parquet_folder(path: Path, scenes: Iterable[str] | None, require_gt: bool, split: str | None) -> list[Scene]:
+    origin = str(path)
+    files = _parquet_files(path, split)
+    ids = [str(row.get("id")) for row in _parquet_ids(files, origin)]
+    wanted = set(_wanted(ids, scenes, origin))
+    found = {}
+    for row in _parquet_rows(files, origin):
+        scene_id = str(row.get("id"))
+        if scene_id in wanted:
+            found[scene_id] = scene_from_row(row, scene_id, origin, require_gt)
+    return [found[s] for s in (list(scenes) if scenes is not None else ids)]
+
+
+def _parquet_ids(files: list[Path], origin: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    try:
+        return [row for file in files for row in pq.read_table(file, columns=["id"]).to_pylist()]
+    except Exception as exc:
+        raise RealBenchError(f"cannot read the parquet dataset's ids ({describe(exc)})", path=origin) from None
 
 
 def card_benchmark(path: Path) -> str | None:
@@ -255,31 +362,42 @@ def is_parquet_folder(path: Path) -> bool:
 def load_saved_dataset(path: Path, scenes: Iterable[str] | None = None, require_gt: bool = True,
                        split: str | None = None) -> list[Scene]:
     """A ``save_to_disk`` folder, or parquet files laid out as the Hub stores datasets."""
-    from datasets import load_dataset, load_from_disk
+    from datasets import load_from_disk
 
+    if is_parquet_folder(path) and not (path / "dataset_dict.json").is_file() and not (path / "state.json").is_file():
+        return load_parquet_folder(path, scenes, require_gt, split)
     try:
-        if (is_parquet_folder(path) and not (path / "dataset_dict.json").is_file()
-                and not (path / "state.json").is_file()):
-            dataset = load_dataset(str(path))
-        else:
+        with quiet_datasets():
             dataset = load_from_disk(str(path))
     except Exception as exc:  # datasets raises many types for a broken folder
-        first = (str(exc).splitlines() or [""])[0][:200]
-        raise RealBenchError(f"cannot load the dataset ({type(exc).__name__}: {first})", path=str(path)) from None
+        raise RealBenchError(f"cannot load the dataset ({describe(exc)})", path=str(path)) from None
     return _scenes_from_dataset(dataset, str(path), scenes, require_gt, split)
 
 
 def load_hub_dataset(repo_id: str, scenes: Iterable[str] | None = None, require_gt: bool = True,
                      split: str | None = None) -> list[Scene]:
-    """Load a hub dataset id through the local cache (honours ``HF_HUB_OFFLINE``)."""
+    """Load a hub dataset id through the local cache (honours ``HF_HUB_OFFLINE``). Without network
+    (and without ``HF_HUB_OFFLINE``) it fails at once, saying so, instead of after retries."""
+    import os
+
     from datasets import load_dataset
 
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or os.environ.get(
+        "HF_DATASETS_OFFLINE", "") not in ("", "0")
+    reason = None if offline else hub_unreachable(repo_id, "dataset")
+    local = f" (there is no {os.path.abspath(repo_id)})" if not os.path.exists(repo_id) else ""
+    if reason:
+        raise RealBenchError(f"'{repo_id}' is no local folder{local}, and the Hugging Face hub cannot be reached for "
+                             f"a dataset of that id (no network: {reason}); with the dataset in your local cache, "
+                             "set HF_HUB_OFFLINE=1", path=repo_id)
     try:
-        dataset = load_dataset(repo_id)
+        with quiet_datasets():
+            dataset = load_dataset(repo_id)
     except Exception as exc:
-        raise RealBenchError(
-            f"cannot load Hugging Face dataset ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
-            "check the id, or fetch it once with internet so it is in the local cache",
-            path=repo_id,
-        ) from None
+        if offline:
+            raise RealBenchError(f"'{repo_id}' is no local folder{local}, and no dataset of that id is in the local "
+                                 "Hugging Face cache (HF_HUB_OFFLINE is set, so the hub is not asked)",
+                                 path=repo_id) from None
+        raise RealBenchError(f"cannot load Hugging Face dataset ({describe(exc)}); check the id{local}, or fetch it "
+                             "once with internet so it is in the local cache", path=repo_id) from None
     return _scenes_from_dataset(dataset, repo_id, scenes, require_gt, split)

@@ -6,12 +6,16 @@ so that methods and metrics only ever see ``HxWx3 uint8`` images and ``HxW bool`
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import os
 import struct
 import tempfile
+import threading
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,31 +28,76 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_GREY_FRACTION = 0.25
 # Images above this many pixels are refused from their header, before any decoding (a
 # decompression bomb claims 30000x30000 in a few bytes). 120 MP holds any phone or DSLR photo;
-# `--max-pixels` or REALBENCH_MAX_PIXELS raises it.
-MAX_PIXELS = int(os.environ.get("REALBENCH_MAX_PIXELS", 120_000_000))
-Image.MAX_IMAGE_PIXELS = None  # realbench checks the header itself, and names the scene and file
+# `--max-pixels` (RunConfig.max_pixels) or REALBENCH_MAX_PIXELS raises it. Pillow's own guard is
+# left as it is for everyone else in the process.
+DEFAULT_MAX_PIXELS = 120_000_000
+_limit: int | None = None  # set for the length of a command or run by ``pixel_limit``
+_PILLOW_LOCK = threading.Lock()
 
 
-def set_max_pixels(limit: int) -> None:
-    global MAX_PIXELS
-    if limit < 1:
-        raise RealBenchError(f"--max-pixels must be positive, got {limit}")
-    MAX_PIXELS = int(limit)
+def check_max_pixels(value: object, what: str = "--max-pixels") -> int:
+    """A pixel limit: a whole number above 0 (``0`` is no limit to mean "none", it is refused)."""
+    if isinstance(value, str):
+        try:
+            value = int(value.strip().replace("_", ""))
+        except ValueError:
+            raise RealBenchError(f"{what} must be a whole number of pixels above 0, got {value[:40]!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RealBenchError(f"{what} must be a whole number of pixels above 0, got {value!r}")
+    return value
+
+
+def max_pixels() -> int:
+    """The limit in force: the command's or run's, else ``$REALBENCH_MAX_PIXELS``, else 120 MP."""
+    if _limit is not None:
+        return _limit
+    value = os.environ.get("REALBENCH_MAX_PIXELS")
+    return check_max_pixels(value, "REALBENCH_MAX_PIXELS") if value else DEFAULT_MAX_PIXELS
+
+
+@contextlib.contextmanager
+def pixel_limit(limit: int | None) -> Iterator[None]:
+    """Use ``limit`` (None: keep the current one) until the block ends."""
+    global _limit
+    previous = _limit
+    if limit is not None:
+        _limit = check_max_pixels(limit)
+    try:
+        yield
+    finally:
+        _limit = previous
+
+
+@contextlib.contextmanager
+def _own_pixel_check() -> Iterator[None]:
+    """Pillow refuses images above twice its limit while parsing the header, before realbench can
+    name the scene, the file and its own limit; for the header parse of realbench's own opens,
+    Pillow's check steps aside (under a lock, restored at once) and realbench's applies."""
+    with _PILLOW_LOCK:
+        ceiling = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = ceiling
 
 
 def open_image(source, scene: str | None, path: str, decode: bool = True) -> Image.Image:
     """Open an image file or bytes, refusing one larger than ``MAX_PIXELS`` from its header and
     turning every decoder complaint into one error (and every decoder warning into one naming the
     scene and file)."""
+    limit = max_pixels()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is realbench's, below
         try:
-            image = Image.open(source)
+            with _own_pixel_check():
+                image = Image.open(source)
             width, height = image.size
-            if width * height > MAX_PIXELS:
+            if width * height > limit:
                 raise RealBenchError(
-                    f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the limit of "
-                    f"{MAX_PIXELS / 1e6:.0f} (a decompression bomb, or pass --max-pixels to allow it)",
+                    f"image is {width}x{height} ({width * height / 1e6:.1f} megapixels), above the limit of "
+                    f"{limit:,} pixels (a decompression bomb, or pass --max-pixels to allow it)",
                     scene=scene, path=path)
             if decode:
                 image.load()
@@ -68,31 +117,66 @@ def open_image(source, scene: str | None, path: str, decode: bool = True) -> Ima
     return image
 
 
+MIN_FILE_BUDGET = 64 * 2**20  # bytes any image file may take, whatever its size in pixels
+BYTES_PER_PIXEL_BUDGET = 8  # 16-bit RGBA, uncompressed: no real encoding is larger
+
+
+def check_file_budget(path: Path, width: int, height: int, scene: str | None) -> None:
+    """A file far larger than its pixels can need (a JPEG followed by gigabytes of zeros, a sparse
+    file) is refused before it is read into memory."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise RealBenchError(f"cannot read image ({exc.strerror or exc})", scene=scene, path=str(path)) from None
+    budget = max(MIN_FILE_BUDGET, BYTES_PER_PIXEL_BUDGET * width * height + 2**20)
+    if size > budget:
+        raise RealBenchError(f"file is {size / 2**20:,.0f} MiB for a {width}x{height} image (at most "
+                             f"{budget / 2**20:,.0f} MiB make sense): trailing data or not an image", scene=scene,
+                             path=str(path))
+
+
 def _open(path: Path, scene: str | None) -> Image.Image:
     if not path.exists():
         raise RealBenchError("file is missing", scene=scene, path=str(path))
+    with open_image(path, scene, str(path), decode=False) as header:  # the header only
+        check_file_budget(path, *header.size, scene)
     return open_image(path, scene, str(path))
 
 
-def image_size(path: Path, scene: str | None = None, data: bytes | None = None) -> tuple[int, int]:
-    """(width, height) from the header alone, after the same checks as reading; PNGs are also
-    verified (chunk checksums), which finds truncated and corrupt files without decoding. One
-    read of the file (or ``data``, its bytes); a PNG is decoded only if it carries an EXIF block
-    (which may rotate it), as a JPEG's EXIF sits in its header."""
-    if data is None:
-        if not Path(path).exists():
-            raise RealBenchError("file is missing", scene=scene, path=str(path))
-        data = _read_bytes(Path(path), scene)
-    with open_image(io.BytesIO(data), scene, str(path), decode=False) as image:
+def _png_has_exif(path: Path) -> bool:
+    """Whether a PNG carries an eXIf chunk (which may rotate it), walking chunk headers only."""
+    with open(path, "rb") as handle:
+        handle.seek(8)
+        while True:
+            header = handle.read(8)
+            if len(header) < 8:
+                return False
+            length, kind = struct.unpack(">I4s", header)
+            if kind == b"eXIf":
+                return True
+            if kind == b"IEND":
+                return False
+            handle.seek(length + 4, os.SEEK_CUR)
+
+
+def image_size(path: Path, scene: str | None = None) -> tuple[int, int]:
+    """(width, height) from the header alone, after the same checks as reading (pixel limit, file
+    size); PNGs are also verified (chunk checksums), which finds truncated and corrupt files
+    without decoding. A PNG is decoded only if it carries an EXIF block (which may rotate it)."""
+    path = Path(path)
+    if not path.exists():
+        raise RealBenchError("file is missing", scene=scene, path=str(path))
+    with open_image(path, scene, str(path), decode=False) as image:
         size, fmt = image.size, image.format
+        check_file_budget(path, *size, scene)
         orientation = 1
-        if fmt != "PNG" or b"eXIf" in data:
-            try:
+        try:
+            if fmt != "PNG" or _png_has_exif(path):
                 orientation = image.getexif().get(0x0112, 1)
-            except Exception:  # a broken EXIF block: the pixels are read as stored
-                orientation = 1
+        except Exception:  # a broken EXIF block: the pixels are read as stored
+            orientation = 1
     try:
-        with Image.open(io.BytesIO(data)) as fresh:
+        with Image.open(path) as fresh:
             fresh.verify()  # PNG: chunk checksums (finds truncation and corruption without decoding)
     except Exception as exc:
         raise RealBenchError(f"cannot read image ({exc})", scene=scene, path=str(path)) from None
@@ -106,17 +190,43 @@ def _read_bytes(path: Path, scene: str | None) -> bytes:
         raise RealBenchError(f"cannot read image ({exc.strerror or exc})", scene=scene, path=str(path)) from None
 
 
+def open_image_bytes(data: bytes, scene: str | None, where: str) -> Image.Image:
+    """Image bytes held in a dataset cell, with the checks of a file: pixel limit from the header
+    before decoding, and bytes no larger than such an image can need."""
+    with open_image(io.BytesIO(data), scene, where, decode=False) as header:
+        width, height = header.size
+    budget = max(MIN_FILE_BUDGET, BYTES_PER_PIXEL_BUDGET * width * height + 2**20)
+    if len(data) > budget:
+        raise RealBenchError(f"the image bytes are {len(data) / 2**20:,.0f} MiB for a {width}x{height} image: "
+                             "trailing data or not an image", scene=scene, path=where)
+    return open_image(io.BytesIO(data), scene, where)
+
+
 def read_image_file(path: Path, scene: str | None = None) -> tuple[np.ndarray, bytes, bool]:
     """(RGB uint8 pixels, the file's bytes, whether those bytes are already a PNG of exactly these
-    pixels): the file is read once, so its hash and a copy of it cost no second read, and an
-    8-bit RGB PNG can be stored as it is instead of being encoded again."""
+    pixels): the file's header is checked, then it is read once, so its hash and a copy of it cost
+    no second read, and an 8-bit RGB PNG can be stored as it is instead of being encoded again."""
     path = Path(path)
     if not path.exists():
         raise RealBenchError("file is missing", scene=scene, path=str(path))
+    with open_image(path, scene, str(path), decode=False) as header:
+        check_file_budget(path, *header.size, scene)
     data = _read_bytes(path, scene)
     image = open_image(io.BytesIO(data), scene, str(path))
     stored_as_is = image.format == "PNG" and image.mode == "RGB" and b"eXIf" not in data
     return _pil_to_rgb(image, 255), data, stored_as_is
+
+
+def sha256_file(path: Path, scene: str | None = None) -> str:
+    """A file's sha256, streamed (bounded memory whatever its size)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise RealBenchError(f"cannot read file ({exc.strerror or exc})", scene=scene, path=str(path)) from None
+    return digest.hexdigest()
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:
@@ -130,6 +240,24 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     # float images: assume 0..1 when the values say so, else 0..255
     scale = 255.0 if float(np.nanmax(array)) <= 1.0 else 1.0
     return np.clip(np.nan_to_num(array) * scale, 0, 255).round().astype(np.uint8)
+
+
+def image_to_rgb(image: Image.Image, background: int = 255) -> np.ndarray:
+    """The one conversion of a decoded image to RGB uint8, for files and dataset cells alike:
+    16-bit data scaled (not clipped), palettes expanded, grey made RGB, alpha over ``background``."""
+    return _pil_to_rgb(image, background)
+
+
+def image_to_mask(image: Image.Image, scene: str | None, path: str) -> np.ndarray:
+    """The one reading of a mask (True = missing): white (>= 128) is missing, alpha composites over
+    black, and a mask with many pixels neither black nor white is refused, not thresholded."""
+    grey = _pil_to_rgb(image, background=0).astype(np.uint16).sum(axis=2) // 3
+    grey_fraction = float(((grey > 16) & (grey < 239)).mean())
+    if grey_fraction > MAX_GREY_FRACTION:
+        raise RealBenchError(
+            f"mask is not binary: {grey_fraction:.0%} of its pixels are neither black nor white "
+            "(expected 0 = known, 255 = missing)", scene=scene, path=path)
+    return grey >= 128
 
 
 def _pil_to_rgb(image: Image.Image, background: int) -> np.ndarray:
@@ -158,18 +286,7 @@ def read_rgb(path: str | os.PathLike, scene: str | None = None, background: int 
 
 def read_mask(path: str | os.PathLike, scene: str | None = None) -> np.ndarray:
     """Read a mask as bool (True = missing). White (>= 128) is missing; alpha composites over black."""
-    path = Path(path)
-    image = _open(path, scene)
-    grey = _pil_to_rgb(image, background=0).astype(np.uint16).sum(axis=2) // 3
-    grey_fraction = float(((grey > 16) & (grey < 239)).mean())
-    if grey_fraction > MAX_GREY_FRACTION:
-        raise RealBenchError(
-            f"mask is not binary: {grey_fraction:.0%} of its pixels are neither black nor white "
-            "(expected 0 = known, 255 = missing)",
-            scene=scene,
-            path=str(path),
-        )
-    return grey >= 128
+    return image_to_mask(_open(Path(path), scene), scene, str(path))
 
 
 def list_images(folder: Path) -> list[Path]:

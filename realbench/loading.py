@@ -10,8 +10,7 @@ in natural order (0, 1, 2, ..., 10).
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import difflib
 import os
 import warnings
 from collections.abc import Iterable, Iterator
@@ -21,13 +20,16 @@ from typing import Any
 
 from .archive import unpack_archive
 from .benchmarks import BENCHMARKS, definition_for_folder, get_definition
-from .download import is_mac_junk
 from .errors import RealBenchError, RealBenchWarning
+from .fields import brief
 from .hfdata import card_benchmark, is_parquet_folder, load_hub_dataset, load_saved_dataset
-from .imageio import IMAGE_SUFFIXES, list_images, read_mask, read_rgb
-from .paths import check_name
+from .imageio import IMAGE_SUFFIXES, list_images, read_mask, read_rgb, sha256_file
+from .jsonio import read_json
+from .paths import check_name, check_utf8_path, printable
 from .sample_data import ensure_sample
 from .scene import TASKS, Scene, infer_task, natural_key, unknown_scene_message, validate_arrays
+from .unzip import ArchiveLimits, is_mac_junk
+from .weights import is_hub_id
 
 
 @dataclass
@@ -78,10 +80,6 @@ class Benchmark:
         raise RealBenchError(unknown_scene_message(scene_id, self.ids, self.spec))
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _find(folder: Path, stem: str) -> Path | None:
     for suffix in IMAGE_SUFFIXES:
         for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
@@ -95,18 +93,20 @@ def _read_manifest(root: Path) -> dict[str, str]:
     path = root / "manifest.json"
     if not path.is_file():
         return {}
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RealBenchError(f"cannot parse manifest ({exc})", path=str(path)) from None
-    entries = raw.get("scenes", raw) if isinstance(raw, dict) else {}
+    raw = read_json(path, "manifest", max_bytes=4 * 2**20)
+    entries = raw.get("scenes", raw) if isinstance(raw, dict) else None
+    if not isinstance(entries, dict):
+        raise RealBenchError(f"manifest must map scene ids to tasks ({{\"scenes\": {{\"id\": {{\"task\": "
+                             f"\"inpaint\"}}}}}}), got {brief(entries if isinstance(raw, dict) else raw)}",
+                             path=str(path))
     tasks = {}
     for scene_id, value in entries.items():
         task = value.get("task") if isinstance(value, dict) else value
         if task is None:
             continue
         if task not in TASKS:
-            raise RealBenchError(f"task '{task}' must be one of {TASKS}", scene=scene_id, path=str(path))
+            raise RealBenchError(f"task {brief(task)} must be one of {', '.join(TASKS)}", scene=printable(scene_id),
+                                 path=str(path))
         tasks[scene_id] = task
     return tasks
 
@@ -210,7 +210,7 @@ def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = Tru
     source = {
         "folder": str(folder),
         "files": {
-            str(p.relative_to(folder)): _sha256(p)
+            str(p.relative_to(folder)): sha256_file(p, scene_id)
             for p in [*ref_paths, *[f for f in files.values() if f is not None]]
         },
     }
@@ -251,23 +251,78 @@ def _from_folder(root: Path, spec: str, kind: str, scenes, require_gt: bool, not
     return Benchmark(name, spec, kind, load_folder(root, scenes, require_gt, located), note, definition)
 
 
-def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | str | None = None,
-                   require_gt: bool = True, split: str | None = None, benchmark: str | None = None) -> Benchmark:
-    """Load a benchmark from ``"sample"``, the release zip or any folder of the release layout,
-    a saved or parquet dataset folder, or a hub dataset id (``split`` picks a dataset's split).
+def split_of(bench: Benchmark, split: str) -> Benchmark:
+    """The scenes of one of the benchmark's splits (``all``, or a task such as ``outpaint``)."""
+    if split == "all":
+        return bench
+    if split not in bench.definition.splits or split not in TASKS:
+        raise RealBenchError(f"unknown split '{printable(split)}' (benchmark '{bench.definition.name}' has: "
+                             f"{', '.join(bench.definition.splits)})", path=bench.spec)
+    chosen = [s for s in bench if s.task == split]
+    if not chosen:
+        raise RealBenchError(f"no scene of split '{split}' among the {len(bench)} scene(s) chosen", path=bench.spec)
+    return bench.subset(chosen)
 
-    The protocol (``realbench benchmarks``) follows from the folder's name or a dataset's card
-    (RealBench otherwise); ``benchmark`` names it explicitly."""
+
+def looks_like_path(spec: str) -> bool:
+    """Whether ``spec`` names a local file or folder rather than a hub id (``owner/name``): it
+    starts like a path, has more or fewer parts than a hub id, ends like a file, is no valid id,
+    or its first part is a folder here (``data/RealBench`` in a checkout with a ``data/``)."""
+    if spec.startswith((".", "/", "~")) or "\\" in spec or spec.lower().endswith((".zip", ".parquet", ".arrow")):
+        return True
+    parts = spec.split("/")
+    return len(parts) != 2 or not is_hub_id(spec) or Path(parts[0]).expanduser().exists()
+
+
+def _missing_path(spec: str) -> RealBenchError:
+    path = Path(spec).expanduser()
+    existing = next((p for p in path.parents if p.exists()), Path("."))
+    siblings = []
+    if existing.is_dir():
+        try:
+            siblings = [p.name for p in existing.iterdir() if not p.name.startswith(".")][:200]
+        except OSError:
+            siblings = []
+    close = difflib.get_close_matches(path.parts[len(existing.parts)] if len(path.parts) > len(existing.parts)
+                                      else path.name, siblings, n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(str(existing / c)) for c in close)}?" if close else ""
+    return RealBenchError(f"no folder or file here (the nearest existing folder is '{printable(str(existing))}'{hint})",
+                          path=printable(spec))
+
+
+def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | str | None = None,
+                   require_gt: bool = True, split: str | None = None, benchmark: str | None = None,
+                   archive_limits: ArchiveLimits | str | None = None) -> Benchmark:
+    """Load a benchmark from ``"sample"``, the release zip or any folder of the release layout,
+    a saved or parquet dataset folder, or a hub dataset id.
+
+    ``split`` picks one of the benchmark's splits (``outpaint``, ``inpaint``, ``all``), or for a
+    dataset with several splits of its own, that dataset split. The protocol (``realbench
+    benchmarks``) follows from the folder's name or a dataset's card (RealBench otherwise);
+    ``benchmark`` names it explicitly; ``archive_limits`` bounds what a zip may unpack to
+    (``ArchiveLimits``, or ``"bytes=40G,entries=200000,ratio=500"``)."""
     chosen = get_definition(benchmark) if benchmark is not None else None  # an unknown name fails first
-    if isinstance(scenes, str):
-        scenes = [scenes]
+    limits = archive_limits if isinstance(archive_limits, ArchiveLimits) else ArchiveLimits.parse(archive_limits)
+    scenes = [scenes] if isinstance(scenes, str) else (list(scenes) if scenes is not None else None)
     spec = str(spec)
-    scenes = list(scenes) if scenes is not None else None
+    check_utf8_path(spec, "--data")
+    task_split = split if split is not None and split in (*TASKS, "all") else None
+    bench = _load(spec, scenes, require_gt, None if task_split else split, benchmark, chosen, limits)
+    return split_of(bench, task_split) if task_split else bench
+
+
+def _load(spec: str, scenes, require_gt: bool, split: str | None, benchmark: str | None, chosen,
+          limits: ArchiveLimits) -> Benchmark:
+    path = Path(spec).expanduser()
+    if split is not None and not (path.is_dir() and _is_saved_dataset(path)) and (spec == "sample" or path.exists()):
+        definition = chosen or get_definition()
+        raise RealBenchError(f"unknown split '{printable(split)}' (benchmark '{definition.name}' has: "
+                             f"{', '.join(definition.splits)})", path=spec)
     if spec == "sample":
         return _from_folder(ensure_sample(), spec, "sample", scenes, require_gt, name="sample", benchmark=benchmark)
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix.lower() == ".zip":
-        root, note = unpack_archive(path)
+        root, note = unpack_archive(path, limits)
         return _from_folder(root, spec, "folder", scenes, require_gt, note, benchmark=benchmark)
     if path.exists():
         if path.is_dir() and _is_saved_dataset(path):
@@ -275,11 +330,7 @@ def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | s
             return Benchmark(path.name, spec, "hf", load_saved_dataset(path, scenes, require_gt, split),
                              definition=definition)
         return _from_folder(path, spec, "folder", scenes, require_gt, benchmark=benchmark)
-    if "/" in spec and not spec.startswith((".", "/", "~")) and spec.count("/") == 1:
-        return Benchmark(spec.split("/")[1], spec, "hf", load_hub_dataset(spec, scenes, require_gt, split),
-                         definition=chosen or get_definition())
-    raise RealBenchError(
-        "data not found: give 'sample', a folder in the RealBench layout, a saved dataset folder "
-        "or a Hugging Face dataset id",
-        path=spec,
-    )
+    if looks_like_path(spec):
+        raise _missing_path(spec)
+    return Benchmark(spec.split("/")[1], spec, "hf", load_hub_dataset(spec, scenes, require_gt, split),
+                     definition=chosen or get_definition())

@@ -13,7 +13,8 @@ from pathlib import Path, PurePosixPath
 from .errors import RealBenchError
 
 MAX_NAME = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# control and bidi characters, and lone surrogates (undecodable bytes of a file name)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def printable(text: object) -> str:
@@ -21,7 +22,24 @@ def printable(text: object) -> str:
     value = str(text)
     if not _CONTROL.search(value):
         return value
-    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), value)
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape", "backslashreplace").decode("ascii"), value)
+
+
+def is_utf8(text: str) -> bool:
+    """False for text holding undecodable bytes (``os.fsdecode`` turns them into lone surrogates,
+    which no UTF-8 file can hold): such a name cannot be recorded."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_utf8_path(path: str | os.PathLike, what: str) -> None:
+    """One error for a path that cannot be written into run files (not valid UTF-8)."""
+    if not is_utf8(str(path)):
+        raise RealBenchError(f"{what} is not valid UTF-8 text, so it cannot be recorded; rename it",
+                             path=printable(str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")))
 
 
 def check_name(name: object, what: str, path: str | None = None) -> str:
@@ -29,7 +47,9 @@ def check_name(name: object, what: str, path: str | None = None) -> str:
     if not isinstance(name, str) or not name:
         raise RealBenchError(f"{what} must be a non-empty text, got {printable(repr(name))}", path=path)
     problem = None
-    if len(name) > MAX_NAME:
+    if not is_utf8(name):
+        problem = "it is not valid UTF-8 text (rename it)"
+    elif len(name) > MAX_NAME:
         problem = f"longer than {MAX_NAME} characters"
     elif name in (".", ".."):
         problem = "'.' and '..' are not names"

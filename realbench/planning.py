@@ -3,13 +3,15 @@ references, this shard of many) and, per scene, which samples to make and which 
 score again (a metric missing or computed under another protocol, ranking missing)."""
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 
 from .benchmarks import get_definition
 from .errors import RealBenchError
 from .imageio import read_rgb
-from .loading import Benchmark, load_benchmark
+from .loading import Benchmark, load_benchmark, split_of
+from .records import Record
 from .runconfig import RunConfig
 from .runfolder import RunFolder
 from .scene import Scene, natural_key
@@ -27,8 +29,11 @@ def select_data(config: RunConfig) -> tuple[Benchmark, list[str], tuple[int, int
                               get_definition(config.benchmark))
         if config.scenes is not None:
             bench = bench.subset([bench[s] for s in config.scenes])
+        if config.split is not None:
+            bench = split_of(bench, config.split)
     else:
-        bench = load_benchmark(data, config.scenes, split=config.split, benchmark=config.benchmark)
+        bench = load_benchmark(data, config.scenes, split=config.split, benchmark=config.benchmark,
+                               archive_limits=config.archive_limits)
     if config.max_refs is not None:
         bench = bench.subset([s.with_refs(list(s.refs[:config.max_refs])) for s in bench])
     all_scenes = bench.ids
@@ -75,33 +80,48 @@ def shard_scenes(scenes: Sequence[Scene], index: int, total: int, key=natural_ke
     return [s for k, s in enumerate(ordered) if k % total == index - 1]
 
 
-def plan_work(bench, counts, method, folder: RunFolder, done, protocols, selector, reselect: bool = False,
-              adapter=None) -> list[SceneWork]:
+def plan_work(bench, counts, method, folder: RunFolder, done: dict[tuple[str, str, int], Record], protocols,
+              selector, reselect: bool = False, adapter=None) -> list[SceneWork]:
     """Per scene: samples never made, and recorded samples that lack a metric value, hold one
     computed under another protocol (version, options, weights), or need ranking (rescored
     from their stored image, never mixed). A sample whose inputs changed since it was recorded
-    (scene content, an external image) is refused."""
+    (scene content, an external image) is refused. Stored images are read later, scene by scene
+    (``load_rescore_images``), so planning holds no pixels."""
     plan = []
     for scene in bench:
-        todo, rescore, images = [], [], []
+        todo, rescore = [], []
         for index in range(counts[scene.id]):
             record = done.get((method, scene.id, index))
             if record is None or not folder.image_path(record).exists():
                 todo.append(index)
                 continue
-            if record.get("scene_checksum") != scene.checksum:
+            if record.scene_checksum != scene.checksum:
                 raise RealBenchError(
                     "scene content changed since this run recorded it; use another --out", scene=scene.id,
                     path=str(folder.path))
-            changed = adapter.changed_input(scene, index, record.get("info") or {}) if adapter is not None else None
+            changed = adapter.changed_input(scene, index, record.info) if adapter is not None else None
             if changed:
                 raise RealBenchError(f"{changed} changed since this run scored it (sample {index}); use another "
                                      "--out to score the new version", scene=scene.id, path=str(folder.path))
-            needs_rank = selector is not None and (reselect or record.get("correspondences") is None)
+            needs_rank = selector is not None and (reselect or record.correspondences is None)
             if missing_metrics(record, protocols) or needs_rank:
                 rescore.append(record)
-                images.append(read_rgb(folder.image_path(record), scene.id))
         if todo or rescore:
-            plan.append(SceneWork(scene, todo, rescore, images, reselect))
+            plan.append(SceneWork(scene, todo, rescore, [], reselect))
     return plan
 
+
+def load_rescore_images(work: SceneWork, folder: RunFolder) -> None:
+    """Read the stored images of the samples a scene rescores, each checked against the hash its
+    record holds: a stored image that was replaced is never scored beside the original's values."""
+    images = []
+    for record in work.rescore:
+        path = folder.image_path(record)
+        image = read_rgb(path, work.scene.id)
+        digest = hashlib.sha256(image.tobytes()).hexdigest()[:16]
+        if record.image_sha256 and digest != record.image_sha256:
+            raise RealBenchError(f"the stored image of sample {record.sample} is not the one its record describes "
+                                 f"(pixel hash {digest}, recorded {record.image_sha256}); it was changed after "
+                                 "the run wrote it, so it is not rescored", scene=work.scene.id, path=str(path))
+        images.append(image)
+    work.images = images

@@ -7,20 +7,20 @@ checksum, metric protocols and versions, package versions, git commit).
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import jsonio
 from .formatting import to_csv
 from .imageio import atomic_write_bytes
 from .runfolder import RunFolder
 from .runview import RunView, read_run
-from .summary import scene_means, scene_summary, select_top
+from .summary import compute_hours, finite_mean, peak_memory_gib, scene_means, scene_summary, select_top
 
-SCHEMA = 1
+SCHEMA = 2  # 2: shard, partial, and a reason beside every null mean
 
 
 def _number(value: Any) -> Any:
@@ -35,9 +35,16 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
     """Mean over scenes and its standard error (sample standard deviation / sqrt(scenes))."""
     values = values.astype(float)
     if len(values) == 0 or np.isnan(values).any():
-        return {"mean": None, "stderr": None}
-    stderr = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
-    return {"mean": _number(float(values.mean())), "stderr": _number(stderr)}
+        return {"mean": None, "stderr": None,
+                "reason": f"{int(np.isnan(values).sum())} of {len(values)} scene(s) have no value"}
+    stderr = None
+    if len(values) > 1:
+        stderr = float(np.std(values, ddof=1) / math.sqrt(len(values)))
+        if not math.isfinite(stderr):  # values so large that their squares overflow: scale first
+            scale = float(np.max(np.abs(values)))
+            stderr = float(np.std(values / scale, ddof=1) / math.sqrt(len(values))) * scale
+    out = {"mean": _number(finite_mean(values)), "stderr": _number(stderr)}
+    return out if stderr is not None else {**out, "reason": "one scene: no standard error"}
 
 
 def results_of(view: RunView, per_scene: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -48,30 +55,34 @@ def results_of(view: RunView, per_scene: pd.DataFrame | None = None) -> dict[str
         part = per_scene if split == "all" else per_scene[per_scene["task"] == split]
         if part.empty:
             continue
+        samples = view.records if split == "all" else view.records[view.records["task"] == split]
         splits[split] = {"scenes": len(part), "samples": int(part["samples"].sum()),
+                         "compute_hours_per_scene": compute_hours(samples), "peak_memory_gib": peak_memory_gib(samples),
                          **{m: ({"unavailable": view.unavailable[m]} if m in view.unavailable
                                 else _stats(part[m].to_numpy())) for m in metrics}}
     meta = view.meta
+    data = meta.data.to_json()
+    data.pop("scene_checksums")
     return {
         "schema": SCHEMA,
-        "label": view.label, "method": view.method, "method_info": meta.get("method_info"),
+        "label": view.label, "method": view.method, "method_info": meta.method_info,
         "benchmark": view.benchmark,
-        "config": meta.get("config"), "config_hash": view.config_hash, "seed": meta.get("seed"),
-        "max_refs": meta.get("max_refs"),
-        "data": {**(meta.get("data") or {}), "checksum": view.checksum, "scenes": view.scenes},
+        "config": meta.config, "config_hash": view.config_hash, "seed": meta.seed, "max_refs": meta.max_refs,
+        "shard": meta.shard_text, "partial": meta.partial,
+        "data": {**data, "checksum": view.checksum, "scenes": view.scenes},
         "metrics": metrics, "unavailable": view.unavailable,
-        "protocol_versions": view.versions(), "protocols": meta.get("metric_protocols"),
-        "selection": meta.get("selection"),
+        "protocol_versions": view.versions(), "protocols": meta.metric_protocols,
+        "selection": meta.selection,
         "results": splits,
         "per_scene": [{k: _number(v) for k, v in row.items() if k != "method"}
                       for row in per_scene.to_dict("records")],
-        "versions": meta.get("versions"), "git": meta.get("git"), "created": meta.get("created"),
+        "versions": meta.versions, "git": meta.git, "created": meta.created,
     }
 
 
 def write_results(view: RunView, per_scene: pd.DataFrame | None = None) -> dict[str, Any]:
     results = results_of(view, per_scene)
-    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+    text = jsonio.dumps(results, indent=2) + "\n"
     atomic_write_bytes(RunFolder(view.path).results_path, text.encode())
     return results
 

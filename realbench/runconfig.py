@@ -7,6 +7,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import RealBenchError
+from .fields import brief
+from .imageio import check_max_pixels
+from .unzip import ArchiveLimits
+
+MAX_SAMPLES = 10_000  # per scene: RealFill draws 64; more is a typo (1e30 would plan forever)
 
 
 @dataclass
@@ -36,6 +41,8 @@ class RunConfig:
     split: str | None = None  # the split of a Hugging Face dataset
     benchmark: str | None = None  # the protocol (`realbench benchmarks`); default: from the folder or card
     progress: bool = True
+    max_pixels: int | None = None  # images above this many pixels are refused (default 120 MP)
+    archive_limits: str | None = None  # what a zip may unpack to: "bytes=40G,entries=200000,ratio=500"
 
     def __post_init__(self) -> None:
         if isinstance(self.metrics, str):  # "psnr" or "psnr,ssim", as on the command line
@@ -49,9 +56,17 @@ class RunConfig:
             raise RealBenchError("a run needs a method name")
         if self.executor not in ("local", "ray"):
             raise RealBenchError(f"unknown executor '{self.executor}' (local or ray)")
-        for name, value in (("--samples", self.samples), ("--keep", self.keep), ("--max-refs", self.max_refs)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise RealBenchError(f"{name} must be a whole number of at least 1, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise RealBenchError(f"--seed must be a whole number, got {self.seed!r}")
+        for name, value, most in (("--samples", self.samples, MAX_SAMPLES), ("--keep", self.keep, MAX_SAMPLES),
+                                  ("--max-refs", self.max_refs, 1000)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most):
+                raise RealBenchError(f"{name} must be a whole number from 1 to {most:,}, got {brief(value)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise RealBenchError(f"--seed must be a whole number from 0 to 2**63 - 1, got {brief(self.seed)}")
+        if self.max_pixels is not None:
+            check_max_pixels(self.max_pixels)
+        ArchiveLimits.parse(self.archive_limits)  # a bad limit fails here, before any data is read
+        if self.ray_gpus_per_task is not None and not (isinstance(self.ray_gpus_per_task, (int, float))
+                                                       and 0 <= self.ray_gpus_per_task <= 1024):
+            raise RealBenchError(f"--ray-gpus-per-task must be a number from 0 to 1024, got "
+                                 f"{brief(self.ray_gpus_per_task)}")
 

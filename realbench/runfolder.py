@@ -12,21 +12,24 @@ Writers take the lock; every path derived from data goes through ``inside``.
 from __future__ import annotations
 
 import hashlib
-import json
+import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .benchmarks import get_definition
 from .errors import RealBenchError
 from .imageio import atomic_write_bytes, write_png
 from .metrics import METRICS
 from .paths import inside
 from .records import RECORDS as RECORDS_FILE
-from .records import RecordStore, read_records
+from .records import Record, RecordStore, finite_metrics, read_records
 from .runlock import LOCK, RunLock
-from .scene import Scene, scene_sort_key
+from .runmeta import RunMeta
+from .scene import Scene
 
 
 def _leftover(name: str) -> bool:
@@ -75,14 +78,14 @@ class RunFolder:
     def image_rel(scene_id: str, sample: int) -> str:
         return f"images/{scene_id}/{sample:03d}.png"
 
-    def image_path(self, record: dict[str, Any]) -> Path:
+    def image_path(self, record: Record) -> Path:
         """A record's image, which must lie inside the run folder (records are data too)."""
-        return inside(self.path, str(record.get("image", "")), "record image")
+        return inside(self.path, record.image, "record image")
 
     def store(self) -> RecordStore:
         return RecordStore(self.path)
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[Record]:
         return read_records(self.records_path)
 
     def lock(self) -> RunLock:
@@ -92,69 +95,83 @@ class RunFolder:
     def exists(self) -> bool:
         return self.meta_path.is_file()
 
-    def read_meta(self) -> dict[str, Any]:
+    def read_meta(self) -> RunMeta:
+        """The typed run.json (older versions' files completed on read, see ``upgrade_meta``)."""
         if not self.meta_path.is_file():
             raise RealBenchError("not a realbench run folder (no run.json)", path=str(self.path))
-        try:
-            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise RealBenchError("run.json is corrupt", path=str(self.meta_path)) from None
-        if not isinstance(meta, dict) or "method" not in meta or "config_hash" not in meta:
+        raw = jsonio.read_json(self.meta_path, "run.json", allow_nan=True)  # older versions wrote Infinity
+        if not isinstance(raw, dict) or "method" not in raw or "config_hash" not in raw:
             raise RealBenchError("run.json is not a realbench run description", path=str(self.meta_path))
-        return upgrade_meta(meta)
+        return upgrade_meta(RunMeta.from_json(upgrade_meta_fields(raw), str(self.meta_path)), self)
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        atomic_write_bytes(self.meta_path, (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode())
+    def write_meta(self, meta: RunMeta) -> None:
+        text = jsonio.dumps(meta.to_json(), indent=2, sort_keys=True) + "\n"
+        atomic_write_bytes(self.meta_path, text.encode())
 
-    def open(self, meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """Check (under the lock) that the folder is new or holds the same run configuration on
-        the same data; record ``run.json``; returns the meta recorded and the previous one."""
-        old = None
+    def joined(self, meta: RunMeta) -> RunMeta:
+        """What run.json will say once ``meta`` runs here (the folder is not touched): ``meta`` for
+        a new folder, the union for the same run, one error for a folder holding something else."""
         if self.exists():
-            old = self.read_meta()
-            if old.get("config_hash") != meta["config_hash"]:
-                raise RealBenchError(
-                    f"output folder holds a run with another configuration (config hash {old.get('config_hash')} "
-                    f"!= {meta['config_hash']}); use another --out", path=str(self.path))
-            old_data = (old.get("data") or {}).get("name")
-            if old_data != meta["data"]["name"]:
-                raise RealBenchError(f"output folder holds a run on other data ('{old_data}', this run: "
-                                     f"'{meta['data']['name']}'); use another --out", path=str(self.path))
-            meta["metrics"] = list(dict.fromkeys([*old.get("metrics", []), *meta["metrics"]]))
-            meta["metric_info"] = {**(old.get("metric_info") or {}), **meta["metric_info"]}
-            meta["metric_protocols"] = {**(old.get("metric_protocols") or {}), **meta["metric_protocols"]}
-            meta["unavailable"] = {k: v for k, v in {**(old.get("unavailable") or {}), **meta["unavailable"]}.items()
-                                   if k not in meta["metric_protocols"] or k in meta["unavailable"]}
-            if meta["selection"] is None:
-                meta["selection"] = old.get("selection")
-            meta["created"] = old.get("created", meta["created"])
-            meta["data"]["all_scenes"] = sorted({*(old.get("data") or {}).get("all_scenes", []),
-                                                 *meta["data"]["all_scenes"]}, key=scene_order(meta))
-        elif any(not _leftover(p.name) for p in self.path.iterdir()):
+            return self.read_meta().join(meta, str(self.path))
+        if self.path.is_dir() and any(not _leftover(p.name) for p in self.path.iterdir()):
             raise RealBenchError("output folder exists, is not empty and is not a realbench run", path=str(self.path))
+        return meta
+
+    def open(self, meta: RunMeta) -> tuple[RunMeta, RunMeta | None]:
+        """Under the lock: join ``meta`` with what the folder holds and record run.json; returns
+        the meta recorded and the previous one."""
+        old = self.read_meta() if self.exists() else None
+        joined = self.joined(meta)
         for stale in self.path.rglob(".*.tmp"):  # temp files of a killed run's atomic writes (none is live)
             stale.unlink(missing_ok=True)
-        self.write_meta(meta)
-        return meta, old
+        self.write_meta(joined)
+        return joined, old
+
+    def undo_start(self, created: bool, had_meta: bool) -> bool:
+        """Remove what a run that failed before producing anything wrote here: the whole folder if
+        this run created it, else its run.json, lock and empty folders. Nothing is removed once a
+        record or a method's fitted state exists (the rerun resumes from them). True if undone."""
+        if self.records_path.exists() or (self.work_dir.is_dir() and any(self.work_dir.iterdir())):
+            return False
+        if created:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return True
+        if not had_meta:
+            self.meta_path.unlink(missing_ok=True)
+        (self.path / LOCK).unlink(missing_ok=True)
+        for empty in (self.path / "images", self.work_dir):
+            if empty.is_dir() and not any(empty.rglob("*")):
+                shutil.rmtree(empty, ignore_errors=True)
+        return True
 
 
-def scene_order(meta: dict[str, Any]):
-    """The sort key of scene ids in the run's benchmark (recorded in run.json)."""
-    return scene_sort_key((meta.get("benchmark") or {}).get("id_order", "natural"))
-
-
-def upgrade_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """A ``run.json`` written by an older realbench, completed with what newer ones record, so the
-    summarising layer reads everything from the run itself: runs made before benchmark definitions
-    were RealBench runs; runs made before metric metadata was recorded get the registry's."""
+def upgrade_meta_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """A ``run.json`` written by an older realbench, completed with what newer ones record: runs
+    made before benchmark definitions were RealBench runs; runs made before metric metadata was
+    recorded get the registry's."""
+    meta = dict(meta)
     if not isinstance(meta.get("benchmark"), dict):
         meta["benchmark"] = get_definition().as_dict()
-    info = meta.get("metric_info") if isinstance(meta.get("metric_info"), dict) else {}
-    for name in meta.get("metrics") or []:
-        if name not in info and name in METRICS:
+    info = dict(meta["metric_info"]) if isinstance(meta.get("metric_info"), dict) else {}
+    metrics = meta.get("metrics")
+    for name in metrics if isinstance(metrics, list) else []:
+        if isinstance(name, str) and name not in info and name in METRICS:
             info[name] = METRICS.get(name).info.as_dict()
     meta["metric_info"] = info
     return meta
+
+
+def upgrade_meta(meta: RunMeta, folder: RunFolder) -> RunMeta:
+    """Runs made before run.json named every scene's content take it from their records."""
+    if meta.data.scene_checksums and meta.scenes:
+        return meta
+    records = folder.records()
+    checksums = {r.scene: r.scene_checksum for r in records}
+    key = meta.scene_key()
+    scenes = sorted(set(meta.scenes) | set(checksums), key=key)
+    data = replace(meta.data, scene_checksums={s: checksums.get(s, "") for s in scenes},
+                   all_scenes=meta.data.all_scenes or scenes)
+    return replace(meta, scenes=scenes, data=data)
 
 
 class RecordWriter:
@@ -205,32 +222,27 @@ class RecordWriter:
         return rel, hashlib.sha256(image.tobytes()).hexdigest()[:16]
 
     def _commit(self, scene: Scene, results: list[dict[str, Any]]) -> None:
-        ctx = self.context
         new = [r for r in results if "rescore" not in r]
         written = dict(zip((r["sample"] for r in new), self._io.map(lambda r: self._write_image(scene, r), new)))
         records = []
         for result in results:
             if "rescore" in result:
-                record = dict(result["rescore"])
-                record["metrics"] = {**record.get("metrics", {}), **result["metrics"]}
-                record["metric_protocols"] = {**record.get("metric_protocols", {}),
-                                              **{n: ctx["protocols"][n] for n in result["metrics"]}}
-                if "correspondences" in result:
-                    record["correspondences"] = result["correspondences"]
-                records.append(record)
-                continue
-            rel, digest = written[result["sample"]]
-            record = {
-                "method": ctx["method"], "scene": scene.id, "task": scene.task, "sample": result["sample"],
-                "seed": result["seed"], "config_hash": ctx["chash"], "scene_checksum": scene.checksum,
-                "image": rel, "image_sha256": digest,
-                "metrics": {**result["metrics"], **{n: None for n in ctx["unavailable"]}},
-                "metric_protocols": dict(ctx["protocols"]),
-                "info": result["info"], "seconds": result["seconds"],
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **ctx["provenance"],
-            }
-            if "correspondences" in result:
-                record["correspondences"] = result["correspondences"]
-            records.append(record)
+                record: Record = result["rescore"]
+                protocols = {n: self.context["protocols"][n] for n in result["metrics"]}
+                records.append(record.with_scores(result["metrics"], protocols, result.get("correspondences"),
+                                                  ranked="correspondences" in result))
+            else:
+                records.append(self._new_record(scene, result, *written[result["sample"]]))
         self.store.append(records)
         self.bar.update(len(results))
+
+    def _new_record(self, scene: Scene, result: dict[str, Any], rel: str, digest: str) -> Record:
+        ctx = self.context
+        values, errors = finite_metrics({**result["metrics"], **{n: None for n in ctx["unavailable"]}})
+        return Record(
+            method=ctx["method"], scene=scene.id, sample=result["sample"], seed=result["seed"], task=scene.task,
+            config_hash=ctx["chash"], scene_checksum=scene.checksum, image=rel, image_sha256=digest,
+            metrics=values, metric_protocols=dict(ctx["protocols"]), metric_errors=errors,
+            info=jsonio.finite_or_none(result["info"]), seconds=result["seconds"],
+            correspondences=result.get("correspondences"), time=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            versions=ctx["provenance"]["versions"], git=ctx["provenance"]["git"])

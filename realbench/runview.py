@@ -7,6 +7,7 @@ whatever their folders or specs say. Tables refuse to rank runs on different dat
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import RealBenchError
-from .records import protocol_version
-from .runfolder import RunFolder, scene_order
+from .paths import printable
+from .records import Record, protocol_version
+from .runfolder import RunFolder
+from .runmeta import RunMeta
 from .scene import natural_key, scenes_checksum
 
 RECORD_COLUMNS = ("method", "scene", "task", "sample", "seed", "config_hash", "image", "correspondences")
@@ -31,43 +34,59 @@ def run_path(run: Any) -> Path:
     return Path(run)
 
 
-def load_meta(run_dir: str | Path) -> dict[str, Any]:
+def load_meta(run_dir: str | Path) -> RunMeta:
     return RunFolder(run_path(run_dir)).read_meta()
 
 
-def latest_records(run_dir: str | Path, scene_key=natural_key) -> list[dict[str, Any]]:
+def latest_records(run_dir: str | Path, scene_key=natural_key) -> list[Record]:
     """The last record of each (method, scene, sample), scenes in the order ``scene_key`` gives."""
-    latest: dict[tuple, dict] = {}
-    for record in RunFolder(run_path(run_dir)).records():
-        latest[(record.get("method"), record["scene"], record["sample"])] = record
-    return sorted(latest.values(), key=lambda r: (str(r.get("method")), scene_key(str(r["scene"])), r["sample"]))
+    latest = {record.key: record for record in RunFolder(run_path(run_dir)).records()}
+    return sorted(latest.values(), key=lambda r: (r.method, scene_key(r.scene), r.sample))
 
 
-def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def records_frame(records: Iterable[Record]) -> pd.DataFrame:
     """One row per sample: identity columns, ``fallback`` (what a method fell back to, if it did)
     and one column per metric (NaN where there is no value)."""
     rows = []
     for record in records:
-        row = {k: record.get(k) for k in RECORD_COLUMNS}
-        row["fallback"] = (record.get("info") or {}).get("fallback")
-        for name, value in (record.get("metrics") or {}).items():
-            row[name] = np.nan if value is None else float(value)
+        row: dict[str, Any] = {k: getattr(record, k) for k in RECORD_COLUMNS}
+        row["fallback"] = record.fallback
+        row["protocol"] = record.info.get("protocol")
+        row.update(_compute(record))
+        for name, value in record.metrics.items():
+            row[name] = np.nan if value is None else value
         rows.append(row)
     if not rows:
-        return pd.DataFrame(columns=[*RECORD_COLUMNS, "fallback"])
+        return pd.DataFrame(columns=[*RECORD_COLUMNS, "fallback", "protocol", "fit_seconds", "sample_seconds",
+                                     "peak_memory_bytes"])
     return pd.DataFrame(rows)
 
 
-def data_checksum(records: Iterable[dict[str, Any]]) -> str:
+def _compute(record: Record) -> dict[str, float | None]:
+    """What making a sample cost: the scene's fit (a method's recorded ``compute``, else the time its
+    prepare took) and this sample's generation, and the accelerator's peak memory if recorded."""
+    compute = record.info.get("compute") if isinstance(record.info.get("compute"), dict) else {}
+
+    def number(value: Any) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    fit = number(compute.get("train_seconds"))
+    sample = number(compute.get("sample_seconds"))
+    return {"fit_seconds": fit if fit is not None else record.seconds.get("prepare"),
+            "sample_seconds": sample if sample is not None else record.seconds.get("generate"),
+            "peak_memory_bytes": number(compute.get("peak_memory_bytes"))}
+
+
+def data_checksum(records: Iterable[Record]) -> str:
     """Hash of the (scene id, scene content checksum) pairs a run scored."""
-    return scenes_checksum((r["scene"], r.get("scene_checksum")) for r in records)
+    return scenes_checksum((r.scene, r.scene_checksum) for r in records)
 
 
 @dataclass
 class RunView:
     path: Path
-    meta: dict[str, Any]
-    raw: list[dict[str, Any]]
+    meta: RunMeta
+    raw: list[Record]
     records: pd.DataFrame
     label: str = ""
     _versions: dict[str, int] | None = field(default=None, repr=False)
@@ -75,48 +94,48 @@ class RunView:
     @property
     def benchmark(self) -> str:
         """The benchmark definition the run followed (``run.json``'s ``benchmark``)."""
-        return str(self.meta["benchmark"].get("name", "?"))
+        return self.meta.benchmark_name
 
     @property
     def sort_key(self):
         """How the run's benchmark orders scene ids (recorded), for every table and page."""
-        return scene_order(self.meta)
+        return self.meta.scene_key()
 
     @property
     def splits(self) -> list[str]:
         """The rows of every table: ``all`` and the benchmark's task splits, as the run recorded them."""
-        return list(self.meta["benchmark"].get("splits") or ["all"])
+        return list(self.meta.benchmark.get("splits") or ["all"])
 
     def reported(self, layout: str) -> list[str]:
         """The files of numbers the paper reported for a table layout (``table1``), as recorded."""
-        return list((self.meta["benchmark"].get("reported") or {}).get(layout, []))
+        return list((self.meta.benchmark.get("reported") or {}).get(layout, []))
 
     def metric_info(self, name: str) -> dict[str, Any] | None:
         """A metric's metadata (direction, tolerances) as the run recorded it, if it did."""
-        return (self.meta.get("metric_info") or {}).get(name)
+        return self.meta.metric_info.get(name)
 
     @property
     def method(self) -> str:
-        return self.meta["method"]
+        return self.meta.method
 
     @property
     def config_hash(self) -> str:
-        return self.meta["config_hash"]
+        return self.meta.config_hash
 
     @property
     def metrics(self) -> list[str]:
         """Metrics the run was asked for (scored or recorded as unavailable)."""
-        return list(self.meta.get("metrics", []))
+        return list(self.meta.metrics)
 
     @property
     def unavailable(self) -> dict[str, str]:
-        return dict(self.meta.get("unavailable") or {})
+        return dict(self.meta.unavailable)
 
     @property
     def data_name(self) -> str:
-        return str((self.meta.get("data") or {}).get("name", "?"))
+        return self.meta.data.name
 
-    @property
+    @functools.cached_property
     def checksum(self) -> str:
         return data_checksum(self.raw)
 
@@ -127,16 +146,21 @@ class RunView:
 
     @property
     def device_class(self) -> str:
-        """``gpu`` if the run (its method or its metrics) computed on an accelerator, else ``cpu``."""
-        recorded = self.meta.get("device_class")
-        if recorded:
-            return recorded
-        used = {str((r.get("info") or {}).get("device", "")) for r in self.raw}
-        return "gpu" if any(d.startswith(("cuda", "mps")) for d in used) else "cpu"
+        """``gpu``, ``mps`` or ``cpu``: where the run (its method or its metrics) computed."""
+        if self.meta.device_class:
+            return self.meta.device_class
+        used = {str(r.info.get("device", "")) for r in self.raw}
+        return "gpu" if any(d.startswith("cuda") for d in used) else "mps" if any(
+            d.startswith("mps") for d in used) else "cpu"
+
+    @property
+    def partial(self) -> list[str]:
+        """What a ``--partial`` merge left out (empty for a complete run)."""
+        return list(self.meta.partial or [])
 
     @property
     def scenes(self) -> list[str]:
-        return sorted({str(r["scene"]) for r in self.raw}, key=self.sort_key)
+        return sorted({r.scene for r in self.raw}, key=self.sort_key)
 
     def versions(self) -> dict[str, int]:
         """Per metric, the protocol version of the recorded values; a run holding two versions of
@@ -144,10 +168,9 @@ class RunView:
         if self._versions is None:
             seen: dict[str, set[int]] = {}
             for record in self.raw:
-                for name, value in (record.get("metrics") or {}).items():
+                for name, value in record.metrics.items():
                     if value is not None:
-                        protocol = (record.get("metric_protocols") or {}).get(name)
-                        seen.setdefault(name, set()).add(protocol_version(protocol))
+                        seen.setdefault(name, set()).add(protocol_version(record.metric_protocols.get(name)))
             for name, versions in seen.items():
                 if len(versions) > 1:
                     raise RealBenchError(
@@ -164,7 +187,7 @@ def metric_info(name: str, views: Sequence[RunView]) -> dict[str, Any]:
         info = view.metric_info(name)
         if info:
             return info
-    raise RealBenchError(f"none of the runs recorded metric '{name}'",
+    raise RealBenchError(f"none of the runs recorded metric '{printable(name)}'",
                          path=", ".join(str(v.path) for v in views))
 
 
@@ -173,18 +196,25 @@ def read_run(run: Any) -> RunView:
         return run
     path = run_path(run)
     meta = load_meta(path)
-    raw = latest_records(path, scene_order(meta))
-    return RunView(path, meta, raw, records_frame(raw), str(meta.get("label") or meta["method"]))
+    raw = latest_records(path, meta.scene_key())
+    return RunView(path, meta, raw, records_frame(raw), meta.label or meta.method)
 
 
-def read_runs(runs: Sequence[Any], allow_mixed_data: bool = False) -> list[RunView]:
+def read_runs(runs: Sequence[Any], allow_mixed_data: bool = False, allow_same: bool = False) -> list[RunView]:
     """Runs with unique labels (a repeated label gains ``@config``, then the folder name), all on
-    the same data unless ``allow_mixed_data``."""
+    the same data (by content) unless ``allow_mixed_data``. The same folder twice is refused
+    (unless ``allow_same``: a comparison of a run with itself, which keeps its label)."""
     if isinstance(runs, (str, Path)) or hasattr(runs, "run_dir"):
         runs = [runs]
     if not runs:
         raise RealBenchError("give at least one run folder")
     views = [read_run(run) for run in runs]
+    paths = [v.path.resolve() for v in views]
+    if allow_same and len(set(paths)) == 1:
+        return views
+    for index, path in enumerate(paths):
+        if path in paths[:index]:
+            raise RealBenchError("the same run folder is given twice; give each run once", path=str(views[index].path))
     labels = [v.label for v in views]
     for view in views:
         if labels.count(view.label) > 1:
@@ -198,10 +228,24 @@ def read_runs(runs: Sequence[Any], allow_mixed_data: bool = False) -> list[RunVi
     return views
 
 
+def _reference_variants(views: Sequence[RunView]) -> bool:
+    """Runs on the same scenes of the same data that differ only in ``--max-refs`` (RealFill's
+    Fig. 8): their content checksums differ because the references do, on purpose."""
+    scored = [v for v in views if v.raw]
+    by_refs: dict[int | None, set[str]] = {}
+    for view in scored:
+        by_refs.setdefault(view.meta.max_refs, set()).add(view.checksum)
+    same_scenes = len({(v.data_name, tuple(v.scenes)) for v in scored}) == 1
+    return same_scenes and len(by_refs) > 1 and all(len(c) == 1 for c in by_refs.values())
+
+
 def check_same_data(views: Sequence[RunView]) -> None:
-    datas = {v.data for v in views if v.raw}
-    if len(datas) > 1:
-        listing = "; ".join(f"{v.label}: {v.data} ({len(v.scenes)} scenes)" for v in views)
+    """Runs rank together when they scored the same scenes with the same content (the checksum
+    covers scene ids and pixels), whatever their data folders are called or came from."""
+    checksums = {v.checksum for v in views if v.raw}
+    if len(checksums) > 1 and not _reference_variants(views):
+        listing = "; ".join(f"{printable(v.label)}: checksum {v.checksum} ({len(v.scenes)} scenes of "
+                            f"'{printable(v.data_name)}')" for v in views)
         raise RealBenchError(f"the runs were scored on different data or scene sets ({listing}); their numbers "
                              "are not comparable. Pass --allow-mixed-data (allow_mixed_data=True) to show them "
                              "together anyway, with the data column")

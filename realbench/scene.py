@@ -119,8 +119,15 @@ def unknown_scene_message(scene_id: str, known: list[str], spec: str) -> str:
     return f"unknown scene id '{scene_id}' in data '{spec}'.{hint} Known: {', '.join(known)}."
 
 
+MIN_SIDE = 8  # a target narrower than this is no image to complete (and the VAE's stride is 8)
+
+
 def validate_arrays(scene_id: str, target: np.ndarray, mask: np.ndarray, gt: np.ndarray | None, files: dict) -> None:
-    """Sizes agree and the mask has both missing and known pixels (``files`` name the culprits)."""
+    """Sizes agree, the image is large enough to complete, and the mask has both missing and known
+    pixels (``files`` name the culprits)."""
+    if min(target.shape[:2]) < MIN_SIDE:
+        raise RealBenchError(f"target is {target.shape[1]}x{target.shape[0]}: at least {MIN_SIDE} pixels each way "
+                             "are needed", scene=scene_id, path=str(files.get("target", files["mask"])))
     if mask.shape != target.shape[:2]:
         raise RealBenchError(
             f"mask is {mask.shape[1]}x{mask.shape[0]} but target is {target.shape[1]}x{target.shape[0]}",

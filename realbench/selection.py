@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .devices import pick_device
 from .errors import RealBenchError
 from .scene import Scene
 from .settings import as_dict, parse_settings, setting
@@ -47,7 +48,11 @@ DEFAULTS = as_dict(SelectionSettings())
 def _grey(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     scale = min(1.0, max_side / max(image.shape[:2]))
     if scale < 1.0:
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if min(image.shape[:2]) * scale >= 1:
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        else:  # a sliver (1x4000): cv2 would shrink a side to 0 pixels
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), scale
 
 
@@ -105,8 +110,7 @@ class CorrespondenceScorer:
             import torch
             from kornia.feature import LoFTR
 
-            chosen = self.options["device"] or self.device
-            device = torch.device(chosen or ("cuda" if torch.cuda.is_available() else "cpu"))
+            device = pick_device(self.options["device"] or self.device)
             model = LoFTR(pretrained=None)
             try:  # weights_only: a checkpoint that needs unpickling of anything but tensors is refused
                 state = torch.load(self._loftr_weights.path, map_location="cpu", weights_only=True)

@@ -11,20 +11,24 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, make_dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import RealBenchError
+from .fields import brief
 
 
 def setting(default: Any = MISSING, *, min: float | None = None, max: float | None = None,
             above: float | None = None, below: float | None = None, choices: tuple | None = None,
-            multiple_of: int | None = None, help: str = "") -> Any:
-    """A dataclass field with its checks: ``min``/``max`` inclusive, ``above``/``below`` exclusive."""
+            multiple_of: int | None = None, help: str = "", since: str | None = None) -> Any:
+    """A dataclass field with its checks: ``min``/``max`` inclusive, ``above``/``below`` exclusive.
+    ``since``: the realbench version that added the setting; at its default it is left out of the
+    run's identity (``identity_config``), so runs made before it existed keep their config hash."""
     metadata = {"min": min, "max": max, "above": above, "below": below, "choices": choices,
-                "multiple_of": multiple_of, "help": help}
+                "multiple_of": multiple_of, "help": help, "since": since}
     if isinstance(default, (list, dict)) or is_dataclass(default):
         return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -52,7 +56,7 @@ def _type_name(tp: Any) -> str:
         return base + (" or null" if type(None) in get_args(tp) else "")
     if origin in (list, tuple):
         return f"a list of {_type_name(get_args(tp)[0])}s" if get_args(tp) else "a list"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "text"}.get(
         tp, getattr(tp, "__name__", str(tp)))
 
 
@@ -94,11 +98,11 @@ def _coerce(value: Any, tp: Any) -> Any:
             raise _Invalid
         if isinstance(value, int):
             return value
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             return int(value)
         raise _Invalid
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise _Invalid
         return float(value)
     if tp is str:
@@ -110,7 +114,7 @@ def _coerce(value: Any, tp: Any) -> Any:
 
 def _check_range(value: Any, meta: dict, where: str) -> None:
     def fail(rule: str) -> None:
-        raise RealBenchError(f"{where} must be {rule}, got {value!r}")
+        raise RealBenchError(f"{where} must be {rule}, got {brief(value)}")
 
     if value is None or isinstance(value, (list, str, bool)):
         if meta.get("choices") is not None and value not in meta["choices"]:
@@ -190,7 +194,7 @@ def _build(cls: type, values: dict[str, Any], owner: str, prefix: str) -> Any:
         try:
             value = _coerce(value, tp)
         except _Invalid:
-            raise RealBenchError(f"{where} must be {_type_name(tp)}, got {value!r}") from None
+            raise RealBenchError(f"{where} must be {_type_name(tp)}, got {brief(value)}") from None
         _check_range(value, f.metadata, where)
         kwargs[f.name] = value
     return cls(**kwargs)
@@ -227,6 +231,23 @@ def settings_from_defaults(defaults: dict[str, Any], name: str) -> type:
 
 def as_dict(settings: Any) -> dict[str, Any]:
     return dataclasses.asdict(settings)
+
+
+def identity_config(cls: type, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the settings added later (``since``) that hold their default: the part
+    of a config that identifies a run, stable across releases that add settings."""
+    out = {}
+    defaults = cls()
+    hints = _hints(cls)
+    for f in fields(cls):
+        if f.name not in config:
+            continue
+        value = config[f.name]
+        if is_dataclass(hints[f.name]) and isinstance(value, dict):
+            out[f.name] = identity_config(hints[f.name], value)
+        elif f.metadata.get("since") is None or value != getattr(defaults, f.name):
+            out[f.name] = value
+    return out
 
 
 def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:

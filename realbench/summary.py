@@ -3,6 +3,7 @@ protocol averages those means over scenes, so each scene weighs the same), which
 back to something, and seed selection's top-K or filtered samples."""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,11 +25,20 @@ def in_scene_order(frame: pd.DataFrame, by: Sequence[str], scenes: Sequence[str]
     return keyed.sort_values(columns, kind="stable").drop(columns="_scene_order").reset_index(drop=True)
 
 
+def finite_mean(values: np.ndarray) -> float:
+    """The mean of finite values, which stays finite even when their sum would overflow (values
+    near 1e308 are valid floats a record may hold); bit-identical to numpy's mean otherwise."""
+    mean = float(np.mean(values))
+    if not math.isfinite(mean) and len(values) and np.isfinite(values).all():
+        mean = float(np.sum(values / len(values)))
+    return mean
+
+
 def mean_or_nan(values: pd.Series) -> float:
     """Mean that is NaN ('unavailable') if any value is missing."""
-    if values.isna().any():
+    if values.isna().any() or values.empty:
         return float("nan")
-    return float(values.astype(float).mean())
+    return finite_mean(values.to_numpy(dtype=float))
 
 
 def _fallback_note(values: pd.Series) -> str:
@@ -49,6 +59,22 @@ def scene_means(records: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
         if m not in out.columns:
             out[m] = np.nan
     return in_scene_order(out.reset_index(), ["method", "scene"], records["scene"])
+
+
+def compute_hours(records: pd.DataFrame) -> float | None:
+    """Hours of compute per scene, mean over scenes: a scene's fit once (the longest one recorded:
+    a resumed scene's records say what each process took) plus every sample's generation."""
+    if records.empty or "sample_seconds" not in records or records["sample_seconds"].isna().all():
+        return None
+    per_scene = records.groupby(["method", "scene"]).agg(
+        fit=("fit_seconds", "max"), sample=("sample_seconds", "sum"))
+    return float((per_scene["fit"].fillna(0) + per_scene["sample"].fillna(0)).mean() / 3600.0)
+
+
+def peak_memory_gib(records: pd.DataFrame) -> float | None:
+    if "peak_memory_bytes" not in records or records["peak_memory_bytes"].isna().all():
+        return None
+    return float(records["peak_memory_bytes"].max() / 2**30)
 
 
 def scene_summary(records: pd.DataFrame, metrics: Sequence[str], unavailable: Sequence[str] = (),

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Literal
 
 from .cache import cache_dir
-from .download import extract_zip, fetch_url
-from .errors import RealBenchError
+from .download import fetch_url, hub_unreachable
+from .errors import RealBenchError, describe
 from .imageio import atomic_write_bytes
+from .unzip import extract_zip
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class WeightsMissing(RealBenchError):
             f"Fetch them on a machine with internet: {spec.fetch_command()}"
         )
         self.spec = spec
+        self.looked = list(looked)
 
 
 def weights_dir() -> Path | None:
@@ -351,6 +353,16 @@ def _download_hf(spec: WeightSpec, progress: bool) -> None:
     snapshot_download(spec.repo_id, allow_patterns=files, local_dir=local_dir)
 
 
+def _no_network(exc: BaseException) -> bool:
+    """Whether a download failed because the network is not there (not a bad file or URL)."""
+    import socket
+    import urllib.error
+
+    reason = getattr(exc, "reason", exc)
+    return isinstance(reason, (socket.gaierror, ConnectionRefusedError, TimeoutError, socket.timeout)) or (
+        isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError))
+
+
 def download(name: str, progress: bool = True) -> Resolved:
     """Fetch weights ``name`` (needs internet) and return where they now are. Hub files resume
     per file (huggingface_hub restarts a file cut half-way), plain URLs resume per byte."""
@@ -360,6 +372,10 @@ def download(name: str, progress: bool = True) -> Resolved:
     except WeightsMissing:
         pass
     log.info("downloading weights %s from %s", name, spec.url or spec.repo_id)
+    if spec.kind == "hf_repo" and spec.repo_id:
+        reason = hub_unreachable(spec.repo_id)
+        if reason:
+            raise RealBenchError(f"weights '{name}': no network (cannot reach the Hugging Face hub: {reason})")
     try:
         if spec.kind == "url_file":
             root = weights_dir()
@@ -372,12 +388,24 @@ def download(name: str, progress: bool = True) -> Resolved:
         else:
             _download_dreamsim(spec, progress)
     except RealBenchError as exc:
-        raise RealBenchError(f"download of weights '{name}' failed: {exc}") from None
+        raise RealBenchError(f"weights '{name}': {exc}") from None
     except Exception as exc:
-        first = (str(exc).splitlines() or [""])[0][:200]
-        raise RealBenchError(f"download of weights '{name}' failed ({type(exc).__name__}: {first}); "
-                             "rerun the same command to resume") from None
+        if _no_network(exc):
+            raise RealBenchError(f"weights '{name}': no network ({describe(exc)})") from None
+        raise RealBenchError(f"weights '{name}': download failed ({describe(exc)}); rerun the same command to "
+                             "resume") from None
     return resolve(name)
+
+
+def download_all(names: list[str], progress: bool = True) -> tuple[list[Resolved], list[str]]:
+    """Try every name; (what is here now, one line per failure)."""
+    done, failed = [], []
+    for name in names:
+        try:
+            done.append(download(name, progress))
+        except RealBenchError as exc:
+            failed.append(str(exc))
+    return done, failed
 
 
 def _download_dreamsim(spec: WeightSpec, progress: bool) -> None:

@@ -18,6 +18,7 @@ from .components import resolve_method, resolve_metrics
 from .compositing import composite
 from .errors import RealBenchError
 from .provenance import canonical_json, config_hash
+from .records import Record
 from .scene import Scene
 from .selection import CorrespondenceScorer
 
@@ -28,8 +29,8 @@ class SceneWork:
 
     scene: Scene
     todo: list[int]
-    rescore: list[dict[str, Any]]
-    images: list[np.ndarray]  # the recorded images of ``rescore``, same order
+    rescore: list[Record]
+    images: list[np.ndarray]  # the recorded images of ``rescore``, same order (read when the scene comes)
     reselect: bool = False  # the selection settings changed: rank every recorded sample again
 
 
@@ -47,6 +48,7 @@ class RunSpec:
     selection: dict[str, Any] | None
     seed: int
     work_dir: str  # the run folder's work/ (per-scene fitted state)
+    max_pixels: int | None = None  # the run's pixel limit, for workers in other processes (Ray)
 
 
 _COMPONENTS: dict[str, tuple] = {}
@@ -83,12 +85,11 @@ def score(scorers, scene: Scene, images: list[np.ndarray], names: Iterable[str])
     return {name: scorers[name].score(scorers[name].reference(scene), scene, images) for name in names}
 
 
-def missing_metrics(record: dict[str, Any], protocols: dict[str, dict]) -> list[str]:
+def missing_metrics(record: Record, protocols: dict[str, dict]) -> list[str]:
     """Usable metrics a record has no value for (never scored, recorded as unavailable) or has
     under another protocol than the current one (version, options or weights)."""
-    have, recorded = record.get("metrics") or {}, record.get("metric_protocols") or {}
-    return [n for n, protocol in protocols.items()
-            if have.get(n) is None or canonical_json(recorded.get(n)) != canonical_json(protocol)]
+    return [n for n, protocol in protocols.items() if record.metrics.get(n) is None
+            or canonical_json(record.metric_protocols.get(n)) != canonical_json(protocol)]
 
 
 def chunk_size(adapter, scene: Scene) -> int:
@@ -113,7 +114,7 @@ def process_scene(work: SceneWork, adapter, scorers, selector, spec: RunSpec,
             rescored.update({i: {n: v[k] for n, v in values.items()} for k, i in enumerate(members)})
         for i, (record, image) in enumerate(zip(work.rescore, work.images)):
             result = {"rescore": record, "metrics": rescored[i]}
-            if selector is not None and (work.reselect or record.get("correspondences") is None):
+            if selector is not None and (work.reselect or record.correspondences is None):
                 result["correspondences"] = selector.score(scene, image)
             results.append(result)
         yield results

@@ -58,6 +58,7 @@ def hub_replicas(replica_root) -> dict[str, Path]:
 
     return {
         replicas.SD2: replicas.sd2_inpainting_repo(replica_root / "hub" / "sd2-inpainting"),
+        replicas.SD2_BASE: replicas.sd2_base_repo(replica_root / "hub" / "sd2-base"),
         replicas.PBE: replicas.paint_by_example_repo(replica_root / "hub" / "paint-by-example"),
         replicas.DINO: replicas.dino_vits16_repo(replica_root / "hub" / "dino-vits16"),
         replicas.DINOV2: replicas.dinov2_base_repo(replica_root / "hub" / "dinov2-base"),

@@ -17,6 +17,7 @@ from pathlib import Path
 from tiny_diffusion import _text_encoder, _unet, _vae, build_clip_tokenizer
 
 SD2 = "stabilityai/stable-diffusion-2-inpainting"
+SD2_BASE = "stabilityai/stable-diffusion-2-base"
 PBE = "Fantasy-Studio/Paint-by-Example"
 DINO = "facebook/dino-vits16"
 DINOV2 = "facebook/dinov2-base"
@@ -69,10 +70,11 @@ def _diffusers_weights(model, folder: Path, bin_only: bool = False) -> None:
         model.float()
 
 
-def sd2_inpainting_repo(folder: Path, seed: int = 0) -> Path:
-    """stabilityai/stable-diffusion-2-inpainting as on the hub's main branch: model_index.json,
-    unet/ vae/ (four weight files each), text_encoder/ (four), tokenizer/, scheduler/ (PNDM),
-    feature_extractor/, and the root single-file checkpoints ``512-inpainting-ema.{ckpt,safetensors}``."""
+def _sd2_repo(folder: Path, seed: int, pipeline: str, in_channels: int, checkpoint: str, repo_id: str,
+              version: str, scheduler_extra: dict | None = None) -> Path:
+    """A Stable Diffusion 2 repository as on the hub's main branch: model_index.json, unet/ vae/
+    (four weight files each), text_encoder/ (four), tokenizer/, scheduler/ (PNDM),
+    feature_extractor/, and the root single-file checkpoints ``<checkpoint>.{ckpt,safetensors}``."""
     import torch
     from safetensors.torch import save_file
     from transformers import CLIPImageProcessor
@@ -80,24 +82,37 @@ def sd2_inpainting_repo(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
     _json(folder / "model_index.json", {
-        "_class_name": "StableDiffusionInpaintPipeline", "_diffusers_version": "0.8.0",
+        "_class_name": pipeline, "_diffusers_version": version,
         "feature_extractor": ["transformers", "CLIPImageProcessor"], "requires_safety_checker": False,
         "safety_checker": [None, None], "scheduler": ["diffusers", "PNDMScheduler"],
         "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
         "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]})
-    unet, vae, text_encoder = _unet(32), _vae(), _text_encoder()
+    unet, vae, text_encoder = _unet(32, in_channels), _vae(), _text_encoder()
     _diffusers_weights(unet, folder / "unet")
     _diffusers_weights(vae, folder / "vae")
     _transformers_weights(text_encoder, folder / "text_encoder", fp16=True)
     build_clip_tokenizer(folder / "tokenizer")
-    _json(folder / "scheduler" / "scheduler_config.json", {**PNDM, "_diffusers_version": "0.8.0"})
+    _json(folder / "scheduler" / "scheduler_config.json", {**PNDM, "_diffusers_version": version,
+                                                           **(scheduler_extra or {})})
     CLIPImageProcessor(crop_size=224, size=224).save_pretrained(folder / "feature_extractor")
     merged = {f"model.diffusion_model.{k}": v.contiguous() for k, v in unet.state_dict().items()}
-    torch.save({"state_dict": merged}, folder / "512-inpainting-ema.ckpt")
-    save_file(merged, str(folder / "512-inpainting-ema.safetensors"))
-    (folder / "README.md").write_text("---\nlicense: openrail++\n---\n# replica of " + SD2 + "\n")
+    torch.save({"state_dict": merged}, folder / f"{checkpoint}.ckpt")
+    save_file(merged, str(folder / f"{checkpoint}.safetensors"))
+    (folder / "README.md").write_text("---\nlicense: openrail++\n---\n# replica of " + repo_id + "\n")
     (folder / ".gitattributes").write_text("*.ckpt filter=lfs diff=lfs merge=lfs -text\n")
     return folder
+
+
+def sd2_inpainting_repo(folder: Path, seed: int = 0) -> Path:
+    """stabilityai/stable-diffusion-2-inpainting: a 9-input-channel UNet, ``512-inpainting-ema.*``."""
+    return _sd2_repo(folder, seed, "StableDiffusionInpaintPipeline", 9, "512-inpainting-ema", SD2, "0.8.0")
+
+
+def sd2_base_repo(folder: Path, seed: int = 0) -> Path:
+    """stabilityai/stable-diffusion-2-base (DreamBooth's base): a StableDiffusionPipeline, a
+    4-input-channel UNet, an epsilon-predicting PNDM scheduler, ``512-base-ema.*`` at the root."""
+    return _sd2_repo(folder, seed, "StableDiffusionPipeline", 4, "512-base-ema", SD2_BASE, "0.10.0.dev0",
+                     {"prediction_type": "epsilon"})
 
 
 def paint_by_example_repo(folder: Path, seed: int = 0) -> Path:

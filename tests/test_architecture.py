@@ -17,13 +17,17 @@ PACKAGES = {"realbench": ROOT / "realbench", "realbench.methods": ROOT / "method
             "realbench.metrics": ROOT / "metrics"}
 
 CORE = ["errors", "paths", "registry", "settings", "scene", "provenance", "cache", "download", "imageio", "weights",
-        "compositing", "devices", "resources"]
+        "compositing", "devices", "resources", "jsonio", "fields", "yamlio", "unzip"]
 DATA = ["archive", "loading", "hfdata", "sample_data", "benchmarks"]
 RUN = ["records", "runlock", "runfolder", "runconfig", "components", "worker", "planning", "runner", "executors",
-       "merge"]
-SUMMARISE = ["runview", "summary", "stats", "formatting", "tables", "results", "report"]
-INTERFACE = ["api", "cli", "doctor", "__main__"]
-RANK = {"core": 0, "data": 1, "methods": 1, "metrics": 1, "selection": 1, "run": 2, "summarise": 3, "interface": 4}
+       "merging", "runmeta", "naming", "presets", "eta"]
+SUMMARISE = ["runview", "summary", "stats", "formatting", "tables", "results", "report", "leaderboards", "paper",
+             "checks", "comparison", "latex", "report_assets", "report_plots", "report_page", "tablefiles",
+             "figures", "figure_common", "figure_comparison", "figure_ranking", "figure_references", "figure_filtering"]
+STUDY = ["study"]
+INTERFACE = ["api", "cli", "doctor", "__main__", "console"]
+RANK = {"core": 0, "data": 1, "methods": 1, "metrics": 1, "selection": 1, "run": 2, "summarise": 3, "study": 4,
+        "interface": 5}
 
 
 def modules(packages: dict[str, Path] = PACKAGES) -> dict[str, Path]:
@@ -47,7 +51,7 @@ def layer(module: str) -> str:
     top = parts[1]
     if top in ("methods", "metrics", "selection"):
         return top
-    for name, members in (("core", CORE), ("data", DATA), ("run", RUN), ("summarise", SUMMARISE),
+    for name, members in (("core", CORE), ("data", DATA), ("run", RUN), ("summarise", SUMMARISE), ("study", STUDY),
                           ("interface", INTERFACE)):
         if top in members:
             return name

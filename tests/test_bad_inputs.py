@@ -43,10 +43,10 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, where, capsys
 
 
 def test_a_bomb_in_a_dataset_cell_is_refused_too(tmp_path, capsys):
-    from realbench.hfdata import _decode
+    from realbench.hfdata import scene_from_row
 
     with pytest.raises(RealBenchError, match="scene 'x'.*30000x30000"):
-        _decode({"bytes": bomb_png(), "path": None}, "x", "data", "target")
+        scene_from_row({"id": "x", "target": {"bytes": bomb_png(), "path": None}}, "x", "data", True)
 
 
 def test_a_config_that_is_not_utf8_or_not_a_mapping(tmp_path, capsys):
@@ -132,7 +132,7 @@ def test_records_and_run_json_that_are_not_what_they_claim(sample_bench, tmp_pat
     records = (run / "records.jsonl").read_text()
     (run / "records.jsonl").write_text('{"hello": "world"}\n' + records)
     assert main(["leaderboard", str(run)]) == 2
-    _one_error(capsys, "line 1 is not a realbench record", "records.jsonl")
+    _one_error(capsys, "line 1: field 'scene' is missing", "records.jsonl")
     (run / "records.jsonl").write_text(records)
     (run / "run.json").write_text("[1, 2, 3]")
     assert main(["leaderboard", str(run)]) == 2

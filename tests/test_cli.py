@@ -33,7 +33,7 @@ def test_data_info_on_dev_data(dev_data, capsys):
     (["evaluate", "--method", "telea", "--metrics", "psnr,lpipz"], "unknown metric 'lpipz'"),
     (["evaluate", "--method", "telea", "--scenes", "chelsea"], "unknown scene id 'chelsea'"),
     (["evaluate", "--method", "telea", "--set", "radius"], "expects key=value"),
-    (["evaluate", "--method", "telea", "--samples", "0"], "at least 1"),
+    (["evaluate", "--method", "telea", "--samples", "0"], "from 1 to"),
     (["check", "nowhere", "--baseline", "x.csv"], "baseline table is missing"),
     (["leaderboard", "nowhere"], "not a realbench run folder"),
 ])

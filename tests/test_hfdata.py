@@ -35,7 +35,7 @@ def test_export_refuses_a_non_empty_folder(tmp_path):
 
 def test_uncached_hub_id_offline_gives_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(RealBenchError, match="cannot load Hugging Face dataset"):
+    with pytest.raises(RealBenchError, match="no dataset of that id is in the local Hugging Face cache"):
         load_benchmark("nobody-here/realbench-does-not-exist")
 
 

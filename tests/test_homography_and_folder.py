@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 
 from realbench import RealBenchError, evaluate, leaderboard
+from realbench.imageio import read_rgb
 from realbench.metrics.psnr import masked_psnr
-from realbench.records import read_records
+from realbench.records import read_record_dicts
 from realbench.scene import Scene
 
 
@@ -54,11 +55,42 @@ def test_deterministic():
     np.testing.assert_array_equal(HomographyWarp().fill(scene)[0], HomographyWarp().fill(scene)[0])
 
 
+def test_single_reference_protocol_makes_one_sample_per_reference(sample_bench, tmp_path):
+    """TransFill's protocol (Table 1): sample k warps reference k alone, so the scene's value is
+    the mean over its single-reference choices; the default still fuses every reference once."""
+    from realbench.compositing import composite
+    from realbench.methods.homography_warp import HomographyWarp
+
+    scenes = ["astronaut-viewpoint", "chelsea-defocus"]  # 3 and 2 references
+    common = dict(scenes=scenes, metrics="psnr", select=False, progress=False)
+    single = evaluate("homography-warp", sample_bench, method_config={"references": "one"}, seed=5,
+                      out=tmp_path / "one", **common)
+    records = read_record_dicts(single.run_dir / "records.jsonl")
+    for scene_id in scenes:
+        scene = sample_bench[scene_id]
+        mine = sorted((r for r in records if r["scene"] == scene_id), key=lambda r: r["sample"])
+        assert [r["info"]["reference_index"] for r in mine] == list(range(len(scene.refs)))
+        assert [r["seed"] for r in mine] == list(range(len(scene.refs)))  # deterministic: no seed involved
+        for k, record in enumerate(mine):
+            alone, info = HomographyWarp().fill(scene.with_refs([scene.refs[k]]))
+            expected = composite(alone, scene.target, scene.mask, 2)
+            np.testing.assert_array_equal(read_rgb(single.run_dir / record["image"]), expected)
+            assert [e["reference"] for e in record["info"]["references"]] == [k]
+            assert record["info"].get("fallback") == info.get("fallback")
+    means = single.summary().set_index("scene")["psnr"]
+    for scene_id in scenes:
+        values = [r["metrics"]["psnr"] for r in records if r["scene"] == scene_id]
+        assert means[scene_id] == pytest.approx(np.mean(values))  # the mean over single-reference choices
+    fused = evaluate("homography-warp", sample_bench, out=tmp_path / "all", **common)
+    assert len(read_record_dicts(fused.run_dir / "records.jsonl")) == len(scenes)  # one fused sample per scene
+    assert HomographyWarp({"references": "one"}).sample_count(sample_bench["astronaut-viewpoint"], 2) == 2
+
+
 def test_beats_telea_on_the_dev_scenes(dev_data, tmp_path):
     runs = [evaluate(m, str(dev_data), out=tmp_path / m, progress=False).run_dir for m in ("homography-warp", "telea")]
     table = leaderboard(runs).set_index(["method", "split"])
     warp, telea = table.loc[("homography-warp", "all")], table.loc[("telea", "all")]
-    assert warp["psnr ↑"] > telea["psnr ↑"] and warp["ssim ↑"] > telea["ssim ↑"]
+    assert warp["psnr"] > telea["psnr"] and warp["ssim"] > telea["ssim"]
 
 
 # ------------------------------------------------------------------ folder:PATH
@@ -74,8 +106,8 @@ def noisy_run(sample_bench, tmp_path_factory):
 def test_folder_round_trips_the_outputs_of_a_run(noisy_run, sample_bench, tmp_path):
     result = evaluate(f"folder:{noisy_run / 'images'}", sample_bench, scenes=["chelsea-defocus", "rocket-style"],
                       out=tmp_path / "scored", progress=False)
-    original = {(r["scene"], r["sample"]): r["metrics"] for r in read_records(noisy_run / "records.jsonl")}
-    scored = read_records(result.run_dir / "records.jsonl")
+    original = {(r["scene"], r["sample"]): r["metrics"] for r in read_record_dicts(noisy_run / "records.jsonl")}
+    scored = read_record_dicts(result.run_dir / "records.jsonl")
     assert len(scored) == 4
     for record in scored:
         assert record["metrics"] == original[(record["scene"], record["sample"])]
@@ -94,7 +126,7 @@ def test_folder_reports_missing_scenes_and_size_mismatch(noisy_run, sample_bench
                  progress=False)
     result = evaluate(f"folder:{tmp_path / 'outputs'}", sample_bench, scenes=["chelsea-defocus"], out=tmp_path / "c",
                       method_config={"resize": True}, progress=False)
-    assert read_records(result.run_dir / "records.jsonl")[0]["info"]["resized_from"] == [120, 100]
+    assert read_record_dicts(result.run_dir / "records.jsonl")[0]["info"]["resized_from"] == [120, 100]
 
 
 def test_folder_scores_as_is_unless_composite(sample_bench, tmp_path):

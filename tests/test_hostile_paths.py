@@ -8,7 +8,7 @@ from conftest import make_scene
 
 from realbench import RealBenchError, evaluate, load_benchmark
 from realbench.cli import main
-from realbench.records import read_records
+from realbench.records import read_record_dicts
 
 
 def _dataset_with_id(root, scene_id):
@@ -54,7 +54,7 @@ def test_merge_never_copies_a_file_a_record_points_outside_its_shard(sample_benc
     s1, s2 = _shards(sample_bench, tmp_path)
     secret = tmp_path / "secret.txt"
     secret.write_text("do not copy me")
-    records = read_records(s1 / "records.jsonl")
+    records = read_record_dicts(s1 / "records.jsonl")
     records[0]["image"] = "../secret.txt"
     (s1 / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert main(["merge", str(s1), str(s2), "--out", str(tmp_path / "merged")]) == 2
@@ -108,7 +108,7 @@ def test_records_naming_files_outside_the_run_are_refused_by_every_reader(sample
     evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=out, progress=False)
     secret = tmp_path / "secret.png"
     secret.write_bytes((out / "images" / "chelsea-defocus" / "000.png").read_bytes())
-    records = read_records(out / "records.jsonl")
+    records = read_record_dicts(out / "records.jsonl")
     records[0]["image"] = "../secret.png"
     (out / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert main(["report", str(out), "--out", str(tmp_path / "r.html")]) == 2

@@ -1,7 +1,8 @@
 """The GPU user's journey, on replicas of the real artifacts behind a simulated internet:
 fresh caches -> `realbench doctor` (everything missing) -> every fetch command it prints, run
 verbatim -> offline doctor (everything present) -> `evaluate --metrics table1` with each of
-realfill, sd-inpaint, paint-by-example and homography-warp on the release archive itself."""
+realfill, dreambooth (SD2 base), sd-inpaint, paint-by-example and homography-warp on the release
+archive itself."""
 import math
 import shlex
 
@@ -9,12 +10,14 @@ import pytest
 from replicas import release_archive, zip_folder
 
 from realbench.cli import main
-from realbench.records import read_records
+from realbench.records import read_record_dicts
 
 TABLE1 = ("psnr", "ssim", "lpips", "dreamsim", "dino", "clip")
 FAST = {
     "realfill": ["--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "train.resolution=64",
                  "--set", "sample.steps=2", "--set", "sample.batch=1"],
+    "dreambooth": ["--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "train.resolution=64",
+                   "--set", "sample.steps=2", "--set", "sample.batch=1", "--set", "sample.strength=0.5"],
     "sd-inpaint": ["--set", "steps=2", "--set", "resolution=64"],
     "paint-by-example": ["--set", "steps=2", "--set", "resolution=64"],
     "homography-warp": [],
@@ -64,13 +67,15 @@ def test_fresh_gpu_machine_to_table1(fresh_machine, internet_dreamsim, monkeypat
         argv = ["evaluate", "--method", method, "--data", str(archive), "--scenes", "0,2", "--samples", "1",
                 "--metrics", "table1", "--no-progress", "--out", str(run), *extra]
         assert main(argv) == 0, method
-        records = read_records(run / "records.jsonl")
+        records = read_record_dicts(run / "records.jsonl")
         assert sorted(r["scene"] for r in records) == ["0", "2"]
         for record in records:
             assert all(isinstance(record["metrics"][m], float) and math.isfinite(record["metrics"][m]) for m in TABLE1)
             assert record["metric_protocols"]["dreamsim"]["weights"].startswith("dreamsim-ensemble@")
             if method != "homography-warp":
                 assert record["info"]["resolution"] == ([64, 64] if record["scene"] == "2" else [80, 64])
+            if method == "dreambooth":  # the base model the doctor's command fetched
+                assert record["info"]["model"].startswith("stabilityai/stable-diffusion-2-base@")
     assert len(internet.log) == requests_before  # nothing reached for while offline
     out = capsys.readouterr().out
     assert "RealBench" in out

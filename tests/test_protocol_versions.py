@@ -6,7 +6,7 @@ import pytest
 
 from realbench import RealBenchError, evaluate, leaderboard
 from realbench.cli import main
-from realbench.records import read_records
+from realbench.records import read_record_dicts
 from realbench.tables import read_table
 
 SCENES = ["chelsea-defocus", "rocket-style"]
@@ -21,7 +21,7 @@ def _bump(monkeypatch, name: str, version: int) -> None:
 
 def test_records_and_leaderboard_carry_protocol_versions(sample_bench, tmp_path):
     run = evaluate("telea", sample_bench, scenes=SCENES, out=tmp_path / "run", progress=False)
-    for record in read_records(run.run_dir / "records.jsonl"):
+    for record in read_record_dicts(run.run_dir / "records.jsonl"):
         assert record["metric_protocols"]["psnr"]["version"] == 2
         assert record["metric_protocols"]["ssim"]["version"] == 2
     table = leaderboard([run.run_dir])
@@ -49,12 +49,12 @@ def test_check_against_a_baseline_of_another_protocol_version_says_so(sample_ben
 def test_a_version_change_rescores_recorded_samples_on_resume(sample_bench, tmp_path, monkeypatch):
     out = tmp_path / "run"
     evaluate("telea", sample_bench, scenes=SCENES, out=out, progress=False)
-    before = read_records(out / "records.jsonl")
+    before = read_record_dicts(out / "records.jsonl")
     _bump(monkeypatch, "ssim", 3)
     # until rescored, the run holds one version only, so tables still work
     assert set(leaderboard([out])["protocols"]) == {"psnr=v2;ssim=v2"}
     evaluate("telea", sample_bench, scenes=SCENES, out=out, progress=False)
-    after = read_records(out / "records.jsonl")
+    after = read_record_dicts(out / "records.jsonl")
     assert len(after) == 2 * len(before)  # one rescore record per sample, images kept
     latest = after[len(before):]
     assert all(r["metric_protocols"]["ssim"]["version"] == 3 for r in latest)
@@ -66,11 +66,11 @@ def test_a_run_mixing_versions_of_a_metric_is_refused_by_tables(sample_bench, tm
     out = tmp_path / "run"
     evaluate("telea", sample_bench, scenes=SCENES[:1], out=out, progress=False)
     _bump(monkeypatch, "ssim", 3)
-    from realbench.records import RecordStore
+    from realbench.records import Record, RecordStore
 
-    record = dict(read_records(out / "records.jsonl")[0])
+    record = dict(read_record_dicts(out / "records.jsonl")[0])
     record["scene"], record["sample"] = "other", 0
     record["metric_protocols"] = {**record["metric_protocols"], "ssim": {"version": 3}}
-    RecordStore(out).append([record])
+    RecordStore(out).append([Record.from_json(record, "planted", None)])
     with pytest.raises(RealBenchError, match="protocol versions \\[2, 3\\]"):
         leaderboard([out])

@@ -7,7 +7,7 @@ from replicas import release_archive, zip_folder
 
 from realbench import RealBenchError, evaluate, load_benchmark
 from realbench.cli import main
-from realbench.records import read_records
+from realbench.records import read_record_dicts
 
 IDS = ["0", "1", "2", "10"]
 
@@ -52,7 +52,7 @@ def test_qualitative_is_its_own_generation_only_benchmark(archive, tmp_path, cap
     assert main(["evaluate", "--method", "telea", "--data", str(qualitative), "--no-progress", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "no ground truth" in captured.err and "nothing scored" in captured.err
-    records = read_records(out / "records.jsonl")
+    records = read_record_dicts(out / "records.jsonl")
     assert len(records) == 2 and all(r["metrics"] == {} for r in records)
     assert (out / records[0]["image"]).is_file()
     # asking for scores is one clear error, before anything is written
@@ -97,7 +97,7 @@ def test_evaluate_on_the_zip_in_natural_order_with_a_1024_scene(archive, tmp_pat
     assert list(run.summary()["scene"][:-1]) == IDS
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert meta["data"]["name"] == "RealBench" and meta["scenes"] == IDS
-    image = read_records(tmp_path / "run" / "records.jsonl")
+    image = read_record_dicts(tmp_path / "run" / "records.jsonl")
     assert {r["scene"] for r in image} == set(IDS)
 
 

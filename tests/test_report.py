@@ -58,14 +58,14 @@ def test_report_is_valid_html_and_every_image_and_link_resolves(two_runs, tmp_pa
     for src in checker.images:
         assert src.startswith("data:image/")
         Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
-    assert checker.links and all(href.startswith("data:image/png;base64,") for href in checker.links)  # self-contained
+    assert checker.links and all(href.startswith("data:image/jpeg;base64,") for href in checker.links)  # embedded
     for href in checker.links:
         Image.open(io.BytesIO(base64.b64decode(href.split(",", 1)[1]))).verify()
     assert not (out.parent / "report_files").exists()
     assert "self-contained" in capsys.readouterr().out
     # the leaderboard shown is the leaderboard
     table = leaderboard(two_runs)
-    assert f"{table.loc[0, 'psnr ↑']:.4g}" in text
+    assert f"{table.loc[0, 'psnr']:.4g}" in text
 
 
 def test_report_best_and_worst_follow_the_metric_direction(two_runs, tmp_path):

@@ -12,7 +12,7 @@ from PIL import Image
 
 from realbench import evaluate
 from realbench.cli import main
-from realbench.records import read_records
+from realbench.records import read_record_dicts
 
 
 def test_a_second_run_on_the_same_folder_stops_at_once_naming_the_holder(tmp_path, capsys):
@@ -33,7 +33,7 @@ def test_a_second_run_on_the_same_folder_stops_at_once_naming_the_holder(tmp_pat
     assert "another realbench run is writing to this folder" in err and f"pid {first.pid}" in err
     _, first_err = first.communicate(timeout=120)
     assert first.returncode == 0, first_err  # the first run was not disturbed
-    records = read_records(out / "records.jsonl")
+    records = read_record_dicts(out / "records.jsonl")
     assert len(records) == 6 * 6 and len({(r["scene"], r["sample"]) for r in records}) == 36  # no duplicates
 
 
@@ -42,7 +42,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(sample_bench, tmp_path):
     out.mkdir()
     (out / ".realbench.lock").write_text('{"pid": 999999, "host": "gone", "started": "yesterday"}')
     evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=out, progress=False)
-    assert len(read_records(out / "records.jsonl")) == 1
+    assert len(read_record_dicts(out / "records.jsonl")) == 1
 
 
 def test_a_run_killed_while_writing_its_first_run_json_reruns(sample_bench, tmp_path):
@@ -60,9 +60,11 @@ def test_a_killed_report_leaves_nothing_the_next_one_keeps(sample_bench, tmp_pat
     site = tmp_path / "site"
     site.mkdir()
     (site / ".report.html.ab12.tmp").write_text("half a page")
-    (site / ".report_files.zz9").mkdir()
+    (site / ".report_files.zz9").mkdir()  # a killed build's staging folder: it carries realbench's marker
+    (site / ".report_files.zz9" / ".realbench-report").write_text("")
+    (site / ".report_files.mine").mkdir()  # a look-alike without the marker is not realbench's: kept
     build_report([run], site / "report.html")
-    assert sorted(p.name for p in site.iterdir()) == ["report.html"]
+    assert sorted(p.name for p in site.iterdir()) == [".report_files.mine", "report.html"]
 
 
 def _folder_outputs(tmp_path, bench, scenes):
@@ -106,5 +108,5 @@ def test_other_data_into_an_existing_run_folder_is_refused(sample_bench, tmp_pat
     out = tmp_path / "run"
     evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=out, progress=False)
     assert main(["evaluate", "--method", "telea", "--data", str(tmp_path / "mine"), "--out", str(out)]) == 2
-    assert "holds a run on other data" in capsys.readouterr().err
-    assert {r["scene"] for r in read_records(out / "records.jsonl")} == {"chelsea-defocus"}
+    assert "holds another run: data" in capsys.readouterr().err
+    assert {r["scene"] for r in read_record_dicts(out / "records.jsonl")} == {"chelsea-defocus"}

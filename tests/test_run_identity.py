@@ -12,7 +12,7 @@ from conftest import make_scene
 
 from realbench import RealBenchError, evaluate, leaderboard
 from realbench.cli import main
-from realbench.records import read_records
+from realbench.records import read_record_dicts
 from realbench.report import build_report
 
 SCENES = ["chelsea-defocus", "rocket-style"]
@@ -122,14 +122,14 @@ def test_unavailable_and_not_requested_metrics_read_differently(sample_bench, tm
 def test_changed_selection_or_metric_options_rescore_instead_of_lying(sample_bench, tmp_path, recwarn):
     out = tmp_path / "run"
     evaluate("telea", sample_bench, scenes=SCENES, out=out, progress=False)
-    before = len(read_records(out / "records.jsonl"))
+    before = len(read_record_dicts(out / "records.jsonl"))
     evaluate("telea", sample_bench, scenes=SCENES, out=out, selection_options={"margin": 0}, progress=False)
-    assert len(read_records(out / "records.jsonl")) == 2 * before  # every sample ranked again
+    assert len(read_record_dicts(out / "records.jsonl")) == 2 * before  # every sample ranked again
     assert any("ranking every recorded sample again" in str(w.message) for w in recwarn)
     meta = json.loads((out / "run.json").read_text())
     assert meta["selection"]["margin"] == 0
     latest = {}
-    for record in read_records(out / "records.jsonl"):
+    for record in read_record_dicts(out / "records.jsonl"):
         latest[record["scene"]] = record
     from realbench.selection import CorrespondenceScorer
 
@@ -141,7 +141,7 @@ def test_changed_selection_or_metric_options_rescore_instead_of_lying(sample_ben
     # a metric option change rescores that metric under the new protocol
     evaluate("telea", sample_bench, scenes=SCENES, out=out, metrics=["psnr", "ssim"], progress=False,
              selection_options={"margin": 0})
-    assert all(r["metric_protocols"]["ssim"]["version"] == 2 for r in read_records(out / "records.jsonl"))
+    assert all(r["metric_protocols"]["ssim"]["version"] == 2 for r in read_record_dicts(out / "records.jsonl"))
 
 def test_file_and_folder_modes_follow_the_umask(sample_bench, tmp_path):
     script = (f"import os; os.umask(0o022); from realbench import evaluate; "

@@ -14,7 +14,7 @@ from conftest import REPO, make_scene
 
 from realbench import RealBenchError, evaluate
 from realbench.imageio import read_rgb
-from realbench.records import read_records
+from realbench.records import read_record_dicts
 
 TESTS = Path(__file__).resolve().parent
 
@@ -30,7 +30,7 @@ def test_telea_records_are_complete_and_images_composited(sample_bench, tmp_path
     out = tmp_path / "run"
     evaluate("telea", sample_bench, scenes=["chelsea-defocus", "rocket-style"], samples=2, seed=7, out=out,
              progress=False)
-    records = read_records(out / "records.jsonl")
+    records = read_record_dicts(out / "records.jsonl")
     assert len(records) == 4
     meta = json.loads((out / "run.json").read_text())
     for record in records:
@@ -102,13 +102,13 @@ def test_sigkill_and_resume_matches_uninterrupted_run(tmp_path):
     proc = _run_cli([*common, "--out", str(killed), "--set", "delay=0.3"], env)
     deadline = time.time() + 60
     while time.time() < deadline:
-        lines = read_records(killed / "records.jsonl")
+        lines = read_record_dicts(killed / "records.jsonl")
         if len(lines) >= 3:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    partial = len(read_records(killed / "records.jsonl"))
+    partial = len(read_record_dicts(killed / "records.jsonl"))
     assert 3 <= partial < 9, "the kill must land mid-run"
     # resume with the same config (the delay is part of it), then an uninterrupted reference run
     assert _run_cli([*common, "--out", str(killed), "--set", "delay=0.3"], env).wait() == 0
@@ -116,5 +116,5 @@ def test_sigkill_and_resume_matches_uninterrupted_run(tmp_path):
     resumed = pd.read_csv(killed / "summary.csv")
     clean = pd.read_csv(tmp_path / "clean" / "summary.csv")
     pd.testing.assert_frame_equal(resumed, clean)
-    assert len(read_records(killed / "records.jsonl")) == 9
+    assert len(read_record_dicts(killed / "records.jsonl")) == 9
     assert not list(killed.rglob("*.tmp"))

@@ -11,7 +11,7 @@ import realbench.methods.folder as folder_module
 import realbench.runfolder as runfolder
 from realbench import evaluate
 from realbench.imageio import read_rgb
-from realbench.records import RecordStore, read_records
+from realbench.records import RecordStore, read_record_dicts
 
 SCENES = ["chelsea-defocus", "rocket-style"]
 
@@ -37,7 +37,7 @@ def test_a_png_needing_no_new_pixels_is_stored_byte_for_byte(sample_bench, tmp_p
     _outputs(sample_bench, tmp_path / "made")
     run = evaluate(f"folder:{tmp_path / 'made'}", sample_bench, scenes=SCENES, metrics="psnr", select=False,
                    out=tmp_path / "run", progress=False)
-    for record in read_records(run.run_dir / "records.jsonl"):
+    for record in read_record_dicts(run.run_dir / "records.jsonl"):
         source = tmp_path / "made" / record["scene"] / f"{record['sample']}.png"
         stored = run.run_dir / record["image"]
         assert stored.read_bytes() == source.read_bytes()
@@ -52,7 +52,7 @@ def test_other_sources_are_encoded_and_keep_exactly_the_scored_pixels(sample_ben
         out = tmp_path / f"run-{name}-{len(options)}"
         run = evaluate(f"folder:{tmp_path / name}", sample_bench, scenes=SCENES, metrics="psnr", select=False,
                        method_config=options, out=out, progress=False)
-        for record in read_records(run.run_dir / "records.jsonl"):
+        for record in read_record_dicts(run.run_dir / "records.jsonl"):
             source = tmp_path / name / record["scene"] / f"{record['sample']}.{'jpg' if name == 'jpg' else 'png'}"
             stored = run.run_dir / record["image"]
             assert stored.read_bytes() != source.read_bytes()

@@ -59,7 +59,7 @@ def test_legacy_default_config_plugins_are_typed_from_their_values(tmp_path):
     from slow_method import SlowNoisyTelea
 
     assert SlowNoisyTelea({"delay": 0}).config["delay"] == 0.0
-    with pytest.raises(RealBenchError, match="'delay' must be a number"):
+    with pytest.raises(RealBenchError, match="'delay' must be a finite number"):
         SlowNoisyTelea({"delay": "soon"})
 
 
@@ -122,7 +122,7 @@ def test_merge_refuses_an_incomplete_set_of_shards(sample_bench, tmp_path, capsy
     capsys.readouterr()
     assert main(["merge", str(tmp_path / "sh0"), "--out", str(tmp_path / "merged")]) == 2
     err = capsys.readouterr().err
-    assert "shards 2/2 are not among them" in err and "3 of 6 scenes are in no shard" in err
+    assert "3 of 6 scenes are in no shard" in err
     assert not (tmp_path / "merged").exists()
     assert main(["merge", str(tmp_path / "sh0"), "--out", str(tmp_path / "partial"), "--partial"]) == 0
     assert "PARTIAL" in capsys.readouterr().out

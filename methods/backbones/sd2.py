@@ -1,5 +1,9 @@
-"""Stable Diffusion 1.x/2.x inpainting (RealFill's base, stabilityai/stable-diffusion-2-inpainting):
-one CLIP text encoder, its last hidden state as the UNet's cross-attention input."""
+"""Stable Diffusion 1.x/2.x: inpainting models (RealFill's base, stabilityai/stable-diffusion-2-inpainting)
+and text-to-image ones (DreamBooth's, stabilityai/stable-diffusion-2-base): one CLIP text encoder, its
+last hidden state as the UNet's cross-attention input. Both sample through diffusers' inpainting
+pipeline, which blends the noised known latents into every step when the UNet has 4 input channels.
+Latents, noising (epsilon or v prediction), the UNet input and the samplers are the
+latent-diffusion defaults of ``base.Backbone``."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,6 +15,7 @@ from .base import BACKBONES, Backbone
 class SD2Inpainting(Backbone):
     name = "sd2"
     pipeline_classes = ("StableDiffusionInpaintPipeline",)
+    text_to_image_classes = ("StableDiffusionPipeline",)
     text_encoders = ("text_encoder",)
     tokenizers = ("tokenizer",)
 

@@ -2,7 +2,8 @@
 penultimate hidden states are concatenated, the second one's pooled projection, and the
 micro-conditioning time ids (original size, crop corner, target size) as ``added_cond_kwargs``,
 exactly as ``StableDiffusionXLInpaintPipeline.encode_prompt`` and ``_get_add_time_ids`` build them.
-Training crops are square and uncropped: original and target size are the crop size, corner (0, 0).
+Latents, noising, the 9-channel UNet input and the samplers are the latent-diffusion defaults of
+``base.Backbone``. Training crops are square and uncropped: original and target size are the crop size, corner (0, 0).
 """
 from __future__ import annotations
 

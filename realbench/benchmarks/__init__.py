@@ -31,6 +31,7 @@ class BenchmarkDefinition:
     metric_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # --metrics table1
     reported: dict[str, tuple[str, ...]] = field(default_factory=dict)  # results/paper/*.csv per table layout
     id_order: str = "natural"  # how scene ids sort: "natural" (0, 1, 2, ..., 10) or "text"
+    scene_count: int | None = None  # scenes of the full benchmark (what reported numbers cover)
 
     def sort_key(self, scene_id: str):
         return scene_sort_key(self.id_order)(scene_id)
@@ -45,7 +46,7 @@ class BenchmarkDefinition:
     def as_dict(self) -> dict:
         return {"name": self.name, "splits": list(self.splits), "samples_per_scene": self.samples_per_scene,
                 "has_ground_truth": self.has_ground_truth, "max_refs": self.max_refs, "id_order": self.id_order,
-                "reported": {k: list(v) for k, v in self.reported.items()}}
+                "scene_count": self.scene_count, "reported": {k: list(v) for k, v in self.reported.items()}}
 
 
 def get_definition(name: str | None = None) -> BenchmarkDefinition:

@@ -11,6 +11,7 @@ REALBENCH = BENCHMARKS.register("realbench")(BenchmarkDefinition(
     folder="RealBench",
     has_ground_truth=True,
     max_refs=5,
+    scene_count=33,
     samples_per_scene=64,
     splits=("all", "outpaint", "inpaint"),
     default_metrics=("psnr", "ssim"),  # weight-free: a run never needs a download it was not asked for

@@ -9,6 +9,7 @@ QUALITATIVE = BENCHMARKS.register("realfill-qualitative")(BenchmarkDefinition(
     folder="Qualitative",
     has_ground_truth=False,
     max_refs=5,
+    scene_count=25,
     samples_per_scene=64,
     splits=("all", "outpaint", "inpaint"),
 ))

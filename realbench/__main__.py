@@ -1,0 +1,4 @@
+"""``python -m realbench``: the same as the ``realbench`` command."""
+from .console import main
+
+main()

@@ -1,0 +1,75 @@
+"""Strict JSON in and out, with a size limit on what is read.
+
+Files that programs read (run.json, records, results.json, leaderboards) must parse in every JSON
+parser, so nothing realbench writes holds ``NaN`` or ``Infinity``: a non-finite number becomes
+``null`` (the writer of a field says why next to it, e.g. ``metric_errors``). Reading refuses a
+file larger than its limit before reading it, so a hostile ``run.json`` of gigabytes (or
+``/dev/zero``) costs nothing.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .errors import RealBenchError
+
+MAX_JSON_BYTES = 64 * 2**20  # run.json, results.json, manifests: a few KB to a few MB in practice
+
+
+def finite_or_none(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by None and numpy scalars made plain."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    item = getattr(obj, "item", None)  # numpy scalars
+    if callable(item) and type(obj).__module__ == "numpy":
+        return finite_or_none(item())
+    return obj
+
+
+def dumps(obj: Any, indent: int | None = None, sort_keys: bool = False) -> str:
+    """Strict JSON text (no NaN/Infinity, UTF-8 characters kept)."""
+    return json.dumps(finite_or_none(obj), indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False,
+                      default=str)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str | bytes, allow_nan: bool = False) -> Any:
+    """Parse JSON; ``NaN``/``Infinity`` are refused unless ``allow_nan`` (files of older versions)."""
+    if allow_nan:
+        return json.loads(text)
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def read_json(path: str | Path, what: str, max_bytes: int = MAX_JSON_BYTES, allow_nan: bool = False) -> Any:
+    """The parsed content of a JSON file, or one error naming it (missing, too large, not UTF-8,
+    not JSON)."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise RealBenchError(f"{what} is missing or not a file", path=str(path))
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise RealBenchError(f"{what} is {size / 2**20:.0f} MiB, above the limit of {max_bytes / 2**20:.0f} MiB "
+                                 "for this kind of file", path=str(path))
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:  # a file that grows while read, or a device such as /dev/zero
+            raise RealBenchError(f"{what} is larger than {max_bytes / 2**20:.0f} MiB", path=str(path))
+        return loads(data.decode("utf-8"), allow_nan=allow_nan)
+    except RealBenchError:
+        raise
+    except UnicodeDecodeError:
+        raise RealBenchError(f"{what} is not UTF-8 text", path=str(path)) from None
+    except (ValueError, RecursionError) as exc:
+        raise RealBenchError(f"{what} is not valid JSON ({str(exc)[:120]})", path=str(path)) from None
+    except OSError as exc:
+        raise RealBenchError(f"cannot read {what} ({exc.strerror or exc})", path=str(path)) from None

@@ -1,0 +1,163 @@
+"""Unpacking zip archives without trusting them.
+
+An archive's table of contents is checked before a byte is written, and what is written is
+counted while it is written (a header may lie): at most ``max_bytes`` unpacked in all, at most
+``max_entries`` entries, no entry that inflates more than ``max_ratio`` times, no two entries
+with the same name (the later would silently replace the earlier), no entry that would land
+outside the destination (zip slip), nothing encrypted or compressed with a method the standard
+library cannot read. Every problem is one ``RealBenchError`` naming the archive and the entry.
+macOS metadata (``__MACOSX/``, ``._*``, ``.DS_Store``) is skipped.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import RealBenchError, describe
+from .paths import printable
+
+MAC_JUNK = ("__MACOSX",)
+READABLE = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What an archive may unpack to. RealFill's release (58 scenes of photos) is about 1 GB, its
+    entries a few hundred, its photos barely compressible (ratio ~1); a 2.5 MB zip of 2 GiB of
+    zeros (ratio ~800) is a bomb. ``--archive-limit bytes=...,entries=...,ratio=...`` raises them."""
+
+    max_bytes: int = 32 * 2**30
+    max_entries: int = 100_000
+    max_ratio: float = 200.0  # uncompressed / compressed size of one entry (above 1 MiB unpacked)
+
+    @classmethod
+    def parse(cls, text: str | None) -> ArchiveLimits:
+        """``bytes=40G,entries=200000,ratio=500`` (any subset)."""
+        if not text:
+            return cls()
+        values: dict[str, float] = {}
+        for part in text.split(","):
+            key, _, value = part.partition("=")
+            key, value = key.strip(), value.strip().upper()
+            scale = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(value[-1:], 1)
+            try:
+                number = float(value[:-1] if scale > 1 else value) * scale
+            except ValueError:
+                number = float("nan")
+            if key not in ("bytes", "entries", "ratio") or not number > 0 or number == float("inf"):
+                raise RealBenchError(f"--archive-limit {printable(part)}: expected bytes=N[KMGT], entries=N or "
+                                     "ratio=N, each above 0")
+            values[key] = number
+        return cls(int(values.get("bytes", cls.max_bytes)), int(values.get("entries", cls.max_entries)),
+                   float(values.get("ratio", cls.max_ratio)))
+
+
+def is_mac_junk(name: str) -> bool:
+    """macOS metadata that zips made on a Mac carry: never data."""
+    parts = PurePosixPath(name).parts
+    return any(p in MAC_JUNK or p.startswith("._") or p == ".DS_Store" for p in parts)
+
+
+def _entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+    name = info.filename
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or "\\" in name or (len(name) > 1 and name[1] == ":"):
+        return "would be written outside its folder"
+    if info.flag_bits & 0x1:
+        return "is encrypted (realbench reads no password-protected archives)"
+    if info.compress_type not in READABLE:
+        return f"uses compression method {info.compress_type}, which Python's zipfile cannot read"
+    if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+        return (f"inflates {info.file_size / max(info.compress_size, 1):,.0f} times (limit {limits.max_ratio:g}: "
+                "a decompression bomb; --archive-limit ratio=N raises it)")
+    return None
+
+
+def check_members(archive: zipfile.ZipFile, where: str, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
+    """The entries to unpack, after every check the table of contents allows."""
+    members, seen, total = [], set(), 0
+    infos = archive.infolist()
+    if len(infos) > limits.max_entries:
+        raise RealBenchError(f"archive has {len(infos):,} entries (limit {limits.max_entries:,}; --archive-limit "
+                             "entries=N raises it)", path=where)
+    for info in infos:
+        if is_mac_junk(info.filename):
+            continue
+        problem = _entry_problem(info, limits)
+        if problem:
+            raise RealBenchError(f"archive entry '{printable(info.filename)}' {problem}", path=where)
+        key = info.filename.rstrip("/")
+        if key in seen:
+            raise RealBenchError(f"archive holds two entries named '{printable(key)}'; which one is the data is "
+                                 "unclear, so nothing is unpacked", path=where)
+        seen.add(key)
+        total += info.file_size
+        members.append(info)
+    if total > limits.max_bytes:
+        raise RealBenchError(f"archive unpacks to {total / 2**30:,.1f} GiB (limit {limits.max_bytes / 2**30:,.1f} GiB; "
+                             "--archive-limit bytes=N raises it)", path=where)
+    return members
+
+
+def _copy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int, where: str) -> int:
+    """Write one entry, counting: an entry larger than its header said, or past the budget, stops."""
+    written = 0
+    with archive.open(info) as source, open(target, "wb") as sink:
+        while block := source.read(CHUNK):
+            written += len(block)
+            if written > info.file_size or written > budget:
+                raise RealBenchError(f"archive entry '{printable(info.filename)}' unpacks to more than its header "
+                                     "says (or past the limit): a forged archive", path=where)
+            sink.write(block)
+    return written
+
+
+def extract_members(archive_path: Path, dest: Path, limits: ArchiveLimits | None = None) -> None:
+    """Unpack into ``dest`` (which the caller removes when this fails)."""
+    limits = limits or ArchiveLimits()
+    where = str(archive_path)
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            budget = limits.max_bytes
+            for info in check_members(archive, where, limits):
+                target = dest / Path(*PurePosixPath(info.filename).parts)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                budget -= _copy(archive, info, target, budget, where)
+    except RealBenchError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise RealBenchError(f"not a valid zip archive, or a damaged one ({describe(exc)})", path=where) from None
+    except OSError as exc:
+        raise RealBenchError(f"cannot unpack the archive ({exc.strerror or exc})", path=where) from None
+
+
+def extract_zip(archive_path: Path, dest: Path, limits: ArchiveLimits | None = None) -> list[str]:
+    """Unpack ``archive_path`` into ``dest`` (created) through a temporary folder inside it, so
+    ``dest`` never holds half a file; returns the top-level names placed there."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = dest / f".unzip-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        extract_members(Path(archive_path), tmp, limits)
+        placed = []
+        for entry in sorted(tmp.iterdir()):
+            target = dest / entry.name
+            if target.is_dir() and entry.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            os.replace(entry, target)
+            placed.append(entry.name)
+        return placed
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
