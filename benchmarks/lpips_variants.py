@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "realbench-dev"))
     args = parser.parse_args()
     from realbench import evaluate
-    from realbench.tables import scene_summary, to_markdown
+    from realbench.summarise.tables import scene_summary, to_markdown
     from realbench.weights import WeightsMissing, resolve
 
     tmp = tempfile.mkdtemp()

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
 def scene_and_samples(n: int):
-    from realbench.scene import Scene
+    from realbench.core.scene import Scene
 
     rng = np.random.default_rng(0)
     small = rng.integers(0, 256, (65, 65, 3), dtype=np.uint8)
@@ -74,7 +74,7 @@ def main() -> None:
             fast_metric = cls(**options.get(name, {}), **({"batch_size": 16} if cls.info.needs_weights else {}))
             fast_metric.load()
             start = time.perf_counter()
-            fast = fast_metric.score(fast_metric.reference(scene), scene, samples)
+            fast = fast_metric.score(fast_metric.ground_truth_state(scene), scene, samples)
             t_fast = time.perf_counter() - start
             total_naive += t_naive
             total_fast += t_fast

@@ -142,8 +142,8 @@ def run(size: str, batch: int, resolution: int, steps: int) -> None:
     import torch
     from tiny_diffusion import save_tiny_sd_inpainting
 
+    from realbench.core.scene import Scene
     from realbench.methods.realfill import RealFill
-    from realbench.scene import Scene
 
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / size
@@ -206,7 +206,7 @@ WARMUP_STEPS = 2
 def bench_scene(resolution: int):
     import numpy as np
 
-    from realbench.scene import Scene
+    from realbench.core.scene import Scene
 
     rng = np.random.default_rng(0)
     gt = rng.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8)
@@ -226,7 +226,7 @@ def time_config(model: Path, work: Path, name: str, batch: int, resolution: int,
 
     import torch
 
-    from realbench.errors import RealBenchError
+    from realbench.core.errors import RealBenchError
     from realbench.methods.realfill import RealFill
 
     overrides = dict(CONFIGS[name])

@@ -49,7 +49,7 @@ def load_script(path: Path):
 
 def scene_folder(root: Path, scene_id: str, refs: int | None) -> Path:
     """A copy of one built-in sample scene, optionally cut to its first ``refs`` references."""
-    from realbench.sample_data import ensure_sample
+    from realbench.data.sample_data import ensure_sample
 
     source = ensure_sample() / scene_id
     if not source.is_dir():
@@ -157,8 +157,29 @@ def community_train(module, model: Path, folder: Path, out: Path, resolution: in
                     seed: int) -> dict:
     """Run the script's ``main`` unchanged; record each logged loss with its wall-clock time."""
     cfg = _realfill_defaults()
-    logged, counts = [], {}
-    first = {"vae_in": [], "vae_out": [], "interpolate": []}  # the script's first step, observed
+    logged: list[tuple[float, float]] = []
+    counts: dict[str, int] = {}
+    first: dict = {"vae_in": [], "vae_out": [], "interpolate": []}  # the script's first step, observed
+    _observe_script(module, logged, counts, first)
+    args = module.parse_args([
+        "--pretrained_model_name_or_path", str(model), "--train_data_dir", str(folder), "--output_dir", str(out),
+        "--seed", str(seed), "--resolution", str(resolution), "--train_batch_size", str(batch),
+        "--max_train_steps", str(steps), "--checkpointing_steps", str(10 ** 9), "--validation_steps", str(10 ** 9),
+        "--unet_learning_rate", str(cfg["unet_lr"]), "--text_encoder_learning_rate", str(cfg["text_encoder_lr"]),
+        "--lr_scheduler", "constant_with_warmup", "--lr_warmup_steps", str(cfg["warmup_steps"]),
+        "--lora_rank", str(cfg["lora_rank"]), "--lora_alpha", str(cfg["lora_alpha"]),
+        "--lora_dropout", str(cfg["lora_dropout"]), "--max_grad_norm", str(cfg["max_grad_norm"]),
+        "--mixed_precision", "no"])
+    start = time.perf_counter()
+    module.main(args)
+    times = np.diff([start] + [t for t, _ in logged])
+    return {"losses": np.array([loss for _, loss in logged]), "step_seconds": times, "trainable": counts,
+            "first": first}
+
+
+def _observe_script(module, logged: list, counts: dict, first: dict) -> None:
+    """Patch the script's side effects (trackers, validation, the final save) away and observe its
+    first step's draws (VAE samples, noise, timesteps, interpolated masks, prompt ids) in place."""
 
     def capturing() -> bool:
         return not logged
@@ -173,42 +194,6 @@ def community_train(module, model: Path, folder: Path, out: Path, resolution: in
 
         def log(self, values, step=None, log_kwargs=None):
             logged.append((time.perf_counter(), float(values["loss"])))
-
-    real_get_peft_model = module.get_peft_model
-
-    def counting_get_peft_model(model_, config):
-        wrapped = real_get_peft_model(model_, config)
-        part = "unet" if "unet" not in counts else "text_encoder"
-        counts[part] = trainable(wrapped)
-        if part == "text_encoder":
-            def keep_ids(_module, args, kwargs):
-                if capturing() and "input_ids" not in first:
-                    first["input_ids"] = (args[0] if args else kwargs["input_ids"]).detach().cpu().clone()
-            wrapped.register_forward_pre_hook(keep_ids, with_kwargs=True)
-        return wrapped
-
-    real_vae_class = module.AutoencoderKL
-
-    class ObservedVAE:  # records what the script encodes and the latent samples it draws
-        @staticmethod
-        def from_pretrained(*args, **kwargs):
-            vae = real_vae_class.from_pretrained(*args, **kwargs)
-            real_encode = vae.encode
-
-            def encode(x, *a, **k):
-                result = real_encode(x, *a, **k)
-                if capturing():
-                    first["vae_in"].append(x.detach().cpu().clone())
-                    dist, real_sample = result.latent_dist, result.latent_dist.sample
-
-                    def sample(*sa, **sk):
-                        z = real_sample(*sa, **sk)
-                        first["vae_out"].append(z.detach().cpu().clone())
-                        return z
-                    dist.sample = sample
-                return result
-            vae.encode = encode
-            return vae
 
     def observed(name, real):
         def call(*args, **kwargs):
@@ -229,27 +214,59 @@ def community_train(module, model: Path, folder: Path, out: Path, resolution: in
         def save_pretrained(self, *args, **kwargs):
             pass
 
-    module.Accelerator, module.get_peft_model = RecordingAccelerator, counting_get_peft_model
-    module.AutoencoderKL = ObservedVAE
+    module.Accelerator = RecordingAccelerator
+    module.get_peft_model = _counting_get_peft_model(module.get_peft_model, counts, first, capturing)
+    module.AutoencoderKL = _observed_vae(module.AutoencoderKL, first, capturing)
     module.torch = Namespace(module.torch, randn_like=observed("noise", module.torch.randn_like),
                              randint=observed("timesteps", module.torch.randint))
     module.F = Namespace(module.F, interpolate=observed("interpolate", module.F.interpolate))
     module.StableDiffusionInpaintPipeline = NoSavePipeline
     module.log_validation = lambda *args, **kwargs: []
-    args = module.parse_args([
-        "--pretrained_model_name_or_path", str(model), "--train_data_dir", str(folder), "--output_dir", str(out),
-        "--seed", str(seed), "--resolution", str(resolution), "--train_batch_size", str(batch),
-        "--max_train_steps", str(steps), "--checkpointing_steps", str(10 ** 9), "--validation_steps", str(10 ** 9),
-        "--unet_learning_rate", str(cfg["unet_lr"]), "--text_encoder_learning_rate", str(cfg["text_encoder_lr"]),
-        "--lr_scheduler", "constant_with_warmup", "--lr_warmup_steps", str(cfg["warmup_steps"]),
-        "--lora_rank", str(cfg["lora_rank"]), "--lora_alpha", str(cfg["lora_alpha"]),
-        "--lora_dropout", str(cfg["lora_dropout"]), "--max_grad_norm", str(cfg["max_grad_norm"]),
-        "--mixed_precision", "no"])
-    start = time.perf_counter()
-    module.main(args)
-    times = np.diff([start] + [t for t, _ in logged])
-    return {"losses": np.array([loss for _, loss in logged]), "step_seconds": times, "trainable": counts,
-            "first": first}
+
+
+def _counting_get_peft_model(real_get_peft_model, counts: dict, first: dict, capturing):
+    """``get_peft_model`` that counts each wrapped model's trainable parameters and keeps the
+    text encoder's first input ids."""
+
+    def counting_get_peft_model(model_, config):
+        wrapped = real_get_peft_model(model_, config)
+        part = "unet" if "unet" not in counts else "text_encoder"
+        counts[part] = trainable(wrapped)
+        if part == "text_encoder":
+            def keep_ids(_module, args, kwargs):
+                if capturing() and "input_ids" not in first:
+                    first["input_ids"] = (args[0] if args else kwargs["input_ids"]).detach().cpu().clone()
+            wrapped.register_forward_pre_hook(keep_ids, with_kwargs=True)
+        return wrapped
+
+    return counting_get_peft_model
+
+
+def _observed_vae(real_vae_class, first: dict, capturing):
+    """A stand-in for ``AutoencoderKL`` that records what the script encodes and the latent samples it draws."""
+
+    class ObservedVAE:
+        @staticmethod
+        def from_pretrained(*args, **kwargs):
+            vae = real_vae_class.from_pretrained(*args, **kwargs)
+            real_encode = vae.encode
+
+            def encode(x, *a, **k):
+                result = real_encode(x, *a, **k)
+                if capturing():
+                    first["vae_in"].append(x.detach().cpu().clone())
+                    dist, real_sample = result.latent_dist, result.latent_dist.sample
+
+                    def sample(*sa, **sk):
+                        z = real_sample(*sa, **sk)
+                        first["vae_out"].append(z.detach().cpu().clone())
+                        return z
+                    dist.sample = sample
+                return result
+            vae.encode = encode
+            return vae
+
+    return ObservedVAE
 
 
 class Namespace:
@@ -274,22 +291,21 @@ def realbench_first_step_loss(model: Path, first: dict) -> tuple[float, dict]:
     base = method._load_base()
     backbone, models = base["backbone"], method._wrap_lora(method._fresh_models())
     text_encoders = {name: m for name, m in models.items() if name != "unet"}
-    prompt_ids = backbone.tokenize(base["tokenizers"], [method.config["prompt"], ""])
+    prompt_ids = backbone.tokenize(base["tokenizers"], [method.settings.prompt, ""])
     index = []
     for row in first["input_ids"]:
         matches = [i for i in range(2) if torch.equal(row.to(prompt_ids[0].device), prompt_ids[0][i])]
         if not matches:
             raise SystemExit("error: the script tokenised a prompt that is neither ours nor empty")
         index.append(matches[0])
-    scale = base["vae"].config.scaling_factor
     images, masked = first["vae_in"]
     masks, weightings = first["interpolate"][:2]
-    latents, conditioning = (z * scale for z in first["vae_out"][:2])
+    latents, conditioning = (backbone.scale_latents(base["vae"], z) for z in first["vae_out"][:2])
     size = tuple(images.shape[2:])
     with torch.no_grad():
         loss = step_loss(models["unet"], lambda rows: backbone.encode(text_encoders, prompt_ids, rows, size),
                          base["noise_scheduler"], torch.tensor(index), latents, conditioning, masks, weightings,
-                         first["noise"], first["timesteps"], torch.float32)
+                         first["noise"], first["timesteps"], torch.float32, backbone)
     checks = {"masked image = image * (mask < 0.5)": float((masked - images * (masks < 0.5)).abs().max()),
               "prompts dropped in the batch": sum(index)}
     return float(loss), checks
@@ -350,7 +366,7 @@ def main() -> None:
     from realfill_speed import bare_unet_step, save_sd2_architecture
     from tiny_diffusion import save_tiny_sd_inpainting
 
-    from realbench.loading import load_benchmark
+    from realbench.data.loading import load_benchmark
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--script", type=Path, required=True, help="path to the community train_realfill.py")

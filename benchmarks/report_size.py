@@ -1,6 +1,10 @@
-"""Size and build time of `realbench report` at RealBench scale: 33 scenes of 512x512 with up to
-five references, 4 methods x 16 samples each (synthetic images; the page budget is 30 MB).
-Run: python benchmarks/report_size.py [--scenes 33 --methods 4 --samples 16]
+"""How large `realbench report` is against what it shows: the bytes of the scene set's own image
+files (references, target, mask, ground truth) against the report's bytes (page and image folder),
+per scene and per run, for a report of two runs (telea and homography-warp, one sample each, plus a
+16-sample folder:PATH run to show the best/worst/ranked samples). The target: a report of two runs
+is at most 1.5x the scene set's image bytes.
+
+Run: python benchmarks/report_size.py [--data ../shared/realbench-dev] [--samples 16]
 """
 from __future__ import annotations
 
@@ -13,56 +17,62 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+def input_bytes(data: Path) -> int:
+    return sum(p.stat().st_size for p in data.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+
+
+def noisy_outputs(bench, root: Path, samples: int) -> Path:
+    """A folder:PATH of ``samples`` noisy copies of each ground truth (stands in for a stochastic method)."""
+    rng = np.random.default_rng(0)
+    for scene in bench:
+        folder = root / scene.id
+        folder.mkdir(parents=True)
+        for k in range(samples):
+            noisy = np.clip(scene.gt.astype(np.int16) + rng.integers(-12, 13, scene.gt.shape), 0, 255)
+            Image.fromarray(noisy.astype(np.uint8)).save(folder / f"{k:02d}.png", compress_level=1)
+    return root
+
+
+def measure(runs, out: Path, inputs: int, scenes: int, what: str) -> None:
+    from realbench.summarise.report import build_report
+
+    started = time.perf_counter()
+    report = build_report(runs, out)
+    seconds = time.perf_counter() - started
+    total = report.total_bytes
+    print(f"{what:44s} {total / 2**20:7.2f} MiB = {total / max(scenes, 1) / 2**10:7.0f} KiB/scene, "
+          f"{total / max(scenes, 1) / len(runs) / 2**10:6.0f} KiB/scene/run; {total / inputs:4.2f}x the inputs "
+          f"({'self-contained' if report.self_contained else 'with a files folder'}, {seconds:.1f} s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenes", type=int, default=33)
-    parser.add_argument("--methods", type=int, default=4)
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "realbench-dev"))
     parser.add_argument("--samples", type=int, default=16)
     args = parser.parse_args()
-    from conftest import photo  # smooth random photos
+    from realbench import evaluate, load_benchmark
 
-    from realbench import evaluate
-    from realbench.report import build_report
-
+    data = Path(args.data)
+    if not data.is_dir():
+        sys.exit(f"no scenes at {data}; pass --data")
+    bench = load_benchmark(str(data))
+    inputs = input_bytes(data)
+    print(f"scene set: {len(bench)} scenes, {inputs / 2**20:.2f} MiB of image files "
+          f"({inputs / len(bench) / 2**10:.0f} KiB per scene)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        rng = np.random.default_rng(0)
-        for s in range(args.scenes):
-            folder = root / "data" / f"scene{s:02d}"
-            (folder / "ref").mkdir(parents=True)
-            (folder / "target").mkdir()
-            gt = photo(512, 512, s)
-            mask = np.zeros((512, 512), np.uint8)
-            mask[:, : 150 + s] = 255
-            target = gt.copy()
-            target[mask > 0] = 255
-            for name, array in (("gt", gt), ("target", target), ("mask", mask)):
-                Image.fromarray(array).save(folder / "target" / f"{name}.png")
-            for r in range(1 + s % 5):
-                Image.fromarray(photo(480, 640, 100 * s + r)).save(folder / "ref" / f"{r}.jpg", quality=90)
-        runs = []
-        start = time.perf_counter()
-        for m in range(args.methods):
-            outputs = root / f"outputs{m}"
-            for s in range(args.scenes):
-                (outputs / f"scene{s:02d}").mkdir(parents=True)
-                base = photo(512, 512, s)
-                for k in range(args.samples):
-                    noisy = np.clip(base + rng.normal(0, 10 + 5 * m, base.shape), 0, 255).astype(np.uint8)
-                    Image.fromarray(noisy).save(outputs / f"scene{s:02d}" / f"{k:02d}.png", compress_level=1)
-            runs.append(evaluate(f"folder:{outputs}", str(root / "data"), out=root / f"run{m}", progress=False,
-                                 method_config={"composite": True}).run_dir)
-        print(f"prepared {args.scenes} scenes x {args.methods} methods x {args.samples} samples "
-              f"in {time.perf_counter() - start:.0f} s")
-        start = time.perf_counter()
-        page = build_report(runs, root / "site" / "report.html")
-        size = page.stat().st_size / 2 ** 20
-        beside = sum(p.stat().st_size for p in (root / "site" / "report_files").rglob("*") if p.is_file()) / 2 ** 20
-        print(f"report built in {time.perf_counter() - start:.1f} s: page {size:.1f} MiB "
-              f"(budget 30 MB), full-size scene images beside it {beside:.0f} MiB")
+        telea = evaluate("telea", bench, out=root / "telea", progress=False)
+        warp = evaluate("homography-warp", bench, out=root / "warp", progress=False)
+        outputs = noisy_outputs(bench, root / "outputs", args.samples)
+        many = evaluate(f"folder:{outputs}", bench, out=root / "many", progress=False)
+        measure([telea, warp], root / "a" / "report.html", inputs, len(bench), "two runs, 1 sample each")
+        measure([telea, many], root / "b" / "report.html", inputs, len(bench),
+                f"two runs, 1 and {args.samples} samples (4 shown)")
+        measure([telea, warp, many], root / "c" / "report.html", inputs, len(bench), "three runs")
+    print("target: a report of two runs is at most 1.5x the inputs")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 
 
 def stable(run_dir: Path) -> list:
-    from realbench.records import read_records
+    from realbench.run.records import read_records
 
     return sorted(({k: v for k, v in r.items() if k not in ("time", "seconds")}
                    for r in read_records(run_dir / "records.jsonl")), key=lambda r: (r["scene"], r["sample"]))

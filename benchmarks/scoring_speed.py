@@ -50,7 +50,7 @@ DEV = ROOT.parent / "shared" / "realbench-dev"
 def make_variants(bench, n: int, folder: Path) -> None:
     """``folder/<scene>/<k>.png``: the ground truth with seeded noise of growing strength in the
     hole and the known pixels exact (no compositing needed), as a method's outputs would be."""
-    from realbench.imageio import write_png
+    from realbench.core.imageio import write_png
 
     for scene in bench:
         out = folder / scene.id

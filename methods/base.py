@@ -2,21 +2,26 @@
 
 ``prepare(scene, workdir)`` is where a method like RealFill fine-tunes (and caches what it
 learned under ``workdir``); ``generate(scene, seeds)`` returns one output per seed. The runner,
-not the method, composites every output over the target, so no method can leak changes to
-known pixels into the scores.
+not the method, composites an output over the target, so a method's changes to known pixels do
+not reach the scores; a method that says it composites nothing (``composites`` False:
+``folder:PATH`` without ``--composite``, scene variants from a blank canvas) is scored as it is.
+
+The runner asks every method the same questions, whatever it is (``check_scenes``,
+``sample_count``, ``check_inputs`` before anything is written; ``changed_input`` when resuming;
+``prefetch`` while scoring); the defaults answer for a method that reads nothing from disk.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
-from realbench.registry import Registry
-from realbench.scene import Scene
-from realbench.settings import as_dict, parse_settings, setting, settings_from_defaults
+from realbench.core.registry import Registry
+from realbench.core.scene import Scene
+from realbench.core.settings import as_dict, parse_settings, setting, settings_from_defaults
 
 METHODS = Registry("method", package="realbench.methods")
 
@@ -68,7 +73,7 @@ class Method:
 
     def __init__(self, config: dict[str, Any] | None = None):
         # typed access for subclasses (self.settings.feather); ``config`` is its JSON-able form
-        self.settings = parse_settings(type(self).Settings, config or {}, f"method '{self.info.name}'")
+        self.settings = parse_settings(cast(type, type(self).Settings), config or {}, f"method '{self.info.name}'")
         self.config = as_dict(self.settings)
         self.device: str | None = None  # set by the runner from --device; not part of the config hash
 
@@ -81,7 +86,10 @@ class Method:
         """Whether the runner pastes the known pixels back over every output (almost always)."""
         return True
 
-    generation_batch: int = 8  # seeds per generate() call
+    @property
+    def generation_batch(self) -> int:
+        """Seeds per ``generate`` call (a subclass may set a class attribute or a property)."""
+        return 8
     # True when the method makes scene variants rather than completions (e.g. RealFill with a
     # blank canvas): nothing can be scored against the ground truth, so the runner refuses metrics
     generation_only: bool = False

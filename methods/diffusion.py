@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from realbench.devices import pick_device
-from realbench.errors import RealBenchError
-from realbench.settings import Number, setting
+from realbench.core.devices import pick_device
+from realbench.core.errors import RealBenchError
+from realbench.core.imageops import dilate
+from realbench.core.settings import Number, setting
 from realbench.weights import SPECS, check_folder, content_hash, diffusers_model, is_hub_id, register_weights, resolve
 
 from .base import Method
@@ -49,8 +50,8 @@ def resolve_model(model: str) -> tuple[Path, str]:
             raise RealBenchError(f"not a complete diffusers model folder: missing {'; '.join(missing)}",
                                  path=str(local))
         return local, f"{local.name}@{content_hash(found)}"
-    found = resolve(model_weights_name(model))
-    return found.path, found.id
+    resolved = resolve(model_weights_name(model))
+    return resolved.path, resolved.id
 
 
 DTYPE_NAMES = {"no": "float32", "float32": "float32", "fp32": "float32", "fp16": "float16", "float16": "float16",
@@ -101,10 +102,10 @@ def to_pil(array: np.ndarray, size: tuple[int, int] | None = None):
     image = Image.fromarray(array)
     if size is not None and (image.height, image.width) != size:
         if array.ndim == 2:
-            grey = np.asarray(image.resize((size[1], size[0]), Image.BOX))
+            grey = np.asarray(image.resize((size[1], size[0]), Image.Resampling.BOX))
             image = Image.fromarray(((grey > 0) * 255).astype(np.uint8))
         else:
-            image = image.resize((size[1], size[0]), Image.BICUBIC)
+            image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
     return image
 
 
@@ -112,7 +113,8 @@ def pipeline_inputs(scene, feather: int, short_side: int, multiple: int = 8):
     """The target and the hole (the mask grown by the feather) at the working resolution (sides
     multiples of ``multiple``, the model's stride), and that resolution (h, w); outputs are resized
     back to the scene's size by ``from_pipeline``."""
-    size = working_size(*scene.size, short_side, multiple)
+    height, width = scene.size
+    size = working_size(height, width, short_side, multiple)
     mask = dilated_mask(scene.mask, feather).astype(np.uint8) * 255
     return to_pil(scene.target, size), to_pil(mask, size), size
 
@@ -122,7 +124,8 @@ def blank_canvas_inputs(scene, short_side: int, multiple: int = 8):
     the target kept) at the working resolution, and that resolution (h, w)."""
     from PIL import Image
 
-    size = working_size(*scene.size, short_side, multiple)
+    height, width = scene.size
+    size = working_size(height, width, short_side, multiple)
     return to_pil(scene.target, size), Image.new("L", (size[1], size[0]), 255), size
 
 
@@ -140,12 +143,7 @@ def from_pipeline(images: np.ndarray, size: tuple[int, int]) -> list[np.ndarray]
 def dilated_mask(mask: np.ndarray, width: int) -> np.ndarray:
     """The hole the pipeline is asked to fill: the mask grown by the feather width (as RealFill's
     inference grows it with a 3x3 max filter before blurring)."""
-    import cv2
-
-    if width <= 0:
-        return mask.copy()
-    size = 2 * width + 1
-    return cv2.dilate(mask.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
+    return dilate(mask, width)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -181,7 +179,7 @@ def reset_peak_memory(device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def load_scheduler(path: Path):
+def load_scheduler(path: str | Path):
     """The scheduler class a diffusers folder declares, loaded from its ``scheduler/`` subfolder."""
     import json
 

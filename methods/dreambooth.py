@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from realbench.errors import RealBenchError
-from realbench.settings import nested, setting
+from realbench.core.errors import RealBenchError
+from realbench.core.settings import nested, setting
 
 from .base import METHODS, MethodInfo
 from .diffusion import SD2_BASE

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from realbench.errors import RealBenchError
-from realbench.imageio import image_size, list_images, read_image_file
-from realbench.settings import setting
+from realbench.core.errors import RealBenchError
+from realbench.core.imageio import image_size, list_images, read_image_file
+from realbench.core.settings import setting
 
-from .base import Method, MethodInfo, Output
+from .base import METHODS, Method, MethodInfo, Output
 
 
 @dataclass
@@ -36,15 +36,17 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+@METHODS.register("folder")
 class FolderMethod(Method):
-    info = MethodInfo("folder", stochastic=True, description="images made elsewhere, read from PATH/<scene_id>/")
+    info = MethodInfo("folder", stochastic=True,
+                      description="images made elsewhere: --method folder:PATH reads PATH/<scene_id>/*.png|jpg")
     Settings = FolderSettings
 
     def __init__(self, config=None):
         super().__init__(config)
-        if not str(self.config["path"]).strip():
+        if not str(self.settings.path).strip():
             raise RealBenchError("folder: needs a path: --method folder:PATH, with PATH/<scene_id>/*.png")
-        self.root = Path(str(self.config["path"])).expanduser()
+        self.root = Path(str(self.settings.path)).expanduser()
         if not self.root.is_dir():
             raise RealBenchError("outputs folder does not exist", path=str(self.root))
         self._pool: ThreadPoolExecutor | None = None
@@ -53,7 +55,7 @@ class FolderMethod(Method):
 
     @property
     def composites(self) -> bool:
-        return bool(self.config["composite"])
+        return bool(self.settings.composite)
 
     def files(self, scene_id: str) -> list[Path]:
         """The scene's images in sorted order, listed once per run (a sample's index means the same
@@ -80,7 +82,7 @@ class FolderMethod(Method):
             sizes = list(pool.map(lambda job: image_size(job[1], job[0].id), jobs))
         for (scene, path), (width, height) in zip(jobs, sizes):
             h, w = scene.size
-            if (height, width) != (h, w) and not self.config["resize"]:
+            if (height, width) != (h, w) and not self.settings.resize:
                 raise RealBenchError(f"image is {width}x{height}, target is {w}x{h} (pass --resize to resample)",
                                      scene=scene.id, path=str(path))
 
@@ -113,13 +115,13 @@ class FolderMethod(Method):
         image, data, stored_as_is = read_image_file(path, scene.id)
         info = {"file": str(path), "file_sha256": _sha(data), "composited": self.composites}
         if image.shape != scene.target.shape:
-            if not self.config["resize"]:
+            if not self.settings.resize:
                 h, w = scene.size
                 raise RealBenchError(
                     f"image is {image.shape[1]}x{image.shape[0]}, target is {w}x{h} (pass --resize to resample)",
                     scene=scene.id, path=str(path))
             info["resized_from"] = [image.shape[1], image.shape[0]]
-            image = np.asarray(Image.fromarray(image).resize((scene.size[1], scene.size[0]), Image.LANCZOS))
+            image = np.asarray(Image.fromarray(image).resize((scene.size[1], scene.size[0]), Image.Resampling.LANCZOS))
             stored_as_is = False
         return Output(image, info, encoded=data if stored_as_is else None)
 

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realbench.errors import RealBenchError
-from realbench.settings import Number, setting
+from realbench.core.errors import RealBenchError
+from realbench.core.imageops import dilate, ratio_matches, sift_features, telea
+from realbench.core.imageops import sift as make_sift
+from realbench.core.settings import Number, setting
 
 from .base import METHODS, Method, MethodInfo, Output
-
 
 # what a record says of the protocol, shown in the leaderboard's notes
 FUSED = "all references fused (not TransFill's single-reference protocol)"
@@ -38,12 +39,6 @@ class Warp:
     valid: np.ndarray   # bool HxW
     inliers: int
     ring_error: float   # mean absolute error on the known ring (0-255)
-
-
-def _telea(target: np.ndarray, mask: np.ndarray, radius: float) -> np.ndarray:
-    filled = cv2.inpaint(np.ascontiguousarray(target[..., ::-1]), mask.astype(np.uint8) * 255, radius,
-                         cv2.INPAINT_TELEA)
-    return np.ascontiguousarray(filled[..., ::-1])
 
 
 @dataclass
@@ -73,7 +68,7 @@ class HomographyWarp(Method):
 
     @property
     def single_reference(self) -> bool:
-        return self.config["references"] == "one"
+        return self.settings.references == "one"
 
     def sample_count(self, scene, requested: int | None, default: int = 1) -> int:
         """``references=one``: one sample per reference (the first ``requested`` of them if fewer
@@ -86,32 +81,26 @@ class HomographyWarp(Method):
         # single reference: a sample's "seed" is the reference it warps (nothing here is random)
         return index if self.single_reference else super().seed_for(base_seed, index)
 
-    def _features(self, sift, image: np.ndarray, mask: np.ndarray | None):
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        return sift.detectAndCompute(grey, None if mask is None else mask.astype(np.uint8) * 255)
-
     def _align(self, ref: np.ndarray, target: np.ndarray, known: np.ndarray, sift, target_feats, ring: np.ndarray,
                index: int) -> tuple[Warp | None, str]:
-        cfg = self.config
+        cfg = self.settings
         # work on a downscaled reference if it is huge, and scale the homography back
-        scale = min(1.0, float(cfg["max_side"]) / max(ref.shape[:2]))
+        scale = min(1.0, float(cfg.max_side) / max(ref.shape[:2]))
         small = cv2.resize(ref, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else ref
-        kp_r, des_r = self._features(sift, small, None)
+        kp_r, des_r = sift_features(sift, small, None)
         kp_t, des_t = target_feats
         if des_r is None or des_t is None or len(kp_r) < 4 or len(kp_t) < 4:
             return None, "too few features"
-        matcher = cv2.BFMatcher(cv2.NORM_L2)
-        pairs = matcher.knnMatch(des_r, des_t, k=2)
-        good = [m for m, n in (p for p in pairs if len(p) == 2) if m.distance < cfg["ratio"] * n.distance]
-        if len(good) < int(cfg["min_inliers"]):
-            return None, f"{len(good)} ratio-test matches (< {cfg['min_inliers']})"
-        src = np.float32([kp_r[m.queryIdx].pt for m in good]) / scale
-        dst = np.float32([kp_t[m.trainIdx].pt for m in good])
-        H, inlier_mask = cv2.findHomography(src, dst, cv2.RANSAC, float(cfg["ransac_px"]), maxIters=5000,
+        good = ratio_matches(des_r, des_t, cfg.ratio)
+        if len(good) < int(cfg.min_inliers):
+            return None, f"{len(good)} ratio-test matches (< {cfg.min_inliers})"
+        src = np.array([kp_r[m.queryIdx].pt for m in good], dtype=np.float32) / scale
+        dst = np.array([kp_t[m.trainIdx].pt for m in good], dtype=np.float32)
+        H, inlier_mask = cv2.findHomography(src, dst, cv2.RANSAC, float(cfg.ransac_px), maxIters=5000,
                                             confidence=0.999)
         inliers = int(inlier_mask.sum()) if inlier_mask is not None else 0
-        if H is None or inliers < int(cfg["min_inliers"]):
-            return None, f"RANSAC found {inliers} inliers (< {cfg['min_inliers']})"
+        if H is None or inliers < int(cfg.min_inliers):
+            return None, f"RANSAC found {inliers} inliers (< {cfg.min_inliers})"
         if not np.isfinite(H).all() or abs(np.linalg.det(H[:2, :2])) < 1e-3:
             return None, "degenerate homography"
         h, w = target.shape[:2]
@@ -133,31 +122,31 @@ class HomographyWarp(Method):
             ring_error = float(np.abs(aligned[check] - target[check].astype(np.float32)).mean())
         else:
             ring_error = float(np.abs(aligned[overlap] - target[overlap].astype(np.float32)).mean())
-        if ring_error > float(cfg["max_ring_error"]):
+        if ring_error > float(cfg.max_ring_error):
             return None, ("disagrees with the known ring around the hole "
-                          f"(error {ring_error:.1f} > {cfg['max_ring_error']})")
+                          f"(error {ring_error:.1f} > {cfg.max_ring_error})")
         return Warp(index, aligned, valid, inliers, ring_error), "ok"
 
     def fill(self, scene) -> tuple[np.ndarray, dict]:
-        cfg = self.config
+        cfg = self.settings
         cv2.setRNGSeed(0)
         target, mask = scene.target, scene.mask
         known = ~mask
-        ring_px = int(cfg["ring"])
-        ring = (cv2.dilate(mask.astype(np.uint8), np.ones((2 * ring_px + 1,) * 2, np.uint8)) > 0) & known
-        sift = cv2.SIFT_create(nfeatures=int(cfg["max_features"]))
+        ring_px = int(cfg.ring)
+        ring = dilate(mask, ring_px) & known
+        sift = make_sift(cfg.max_features)
         eroded_known = cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-        target_feats = self._features(sift, target, eroded_known)
+        target_feats = sift_features(sift, target, eroded_known)
         warps, report = [], []
         for index, ref in enumerate(scene.refs):
             warp, reason = self._align(ref, target, known, sift, target_feats, ring, index)
-            entry = {"reference": index, "status": "used" if warp else "skipped", "reason": reason}
+            entry: dict[str, object] = {"reference": index, "status": "used" if warp else "skipped", "reason": reason}
             if warp:
                 entry.update(inliers=warp.inliers, ring_error=round(warp.ring_error, 3))
                 warps.append(warp)
             report.append(entry)
         info: dict = {"references": report}
-        base = _telea(target, mask, float(cfg["telea_radius"]))
+        base = telea(target, mask, float(cfg.telea_radius))
         if not warps:
             info["fallback"] = "telea (no reference could be aligned)"
             return base, info
@@ -166,8 +155,8 @@ class HomographyWarp(Method):
         acc = np.zeros((h, w, 3), np.float64)
         for warp in warps:
             border = cv2.distanceTransform(warp.valid.astype(np.uint8), cv2.DIST_L2, 3)
-            taper = np.clip(border / float(cfg["border_px"]), 0.0, 1.0)
-            weight = taper * np.log1p(warp.inliers) * np.exp(-warp.ring_error / float(cfg["ring_sigma"]))
+            taper = np.clip(border / float(cfg.border_px), 0.0, 1.0)
+            weight = taper * np.log1p(warp.inliers) * np.exp(-warp.ring_error / float(cfg.ring_sigma))
             weight[~warp.valid] = 0.0
             acc += weight[..., None] * warp.image
             total += weight
@@ -177,7 +166,7 @@ class HomographyWarp(Method):
         hole_uncovered = mask & ~covered
         if hole_uncovered.any():  # Telea from the fused result for what no reference sees
             filled = np.where(mask[..., None] & covered[..., None], fused, target).astype(np.uint8)
-            fused[hole_uncovered] = _telea(filled, hole_uncovered, float(cfg["telea_radius"]))[hole_uncovered]
+            fused[hole_uncovered] = telea(filled, hole_uncovered, float(cfg.telea_radius))[hole_uncovered]
             info["telea_fraction"] = round(float(hole_uncovered.sum() / mask.sum()), 4)
         return np.clip(np.round(fused), 0, 255).astype(np.uint8), info
 

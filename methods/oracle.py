@@ -2,7 +2,7 @@
 perfect scores (infinite PSNR, SSIM 1); never a leaderboard entry."""
 from __future__ import annotations
 
-from realbench.errors import RealBenchError
+from realbench.core.errors import RealBenchError
 
 from .base import METHODS, Method, MethodInfo, Output
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realbench.settings import Number, setting
+from realbench.core.settings import Number, setting
 
 from .base import METHODS, MethodInfo, Output
 from .diffusion import (

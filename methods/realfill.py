@@ -33,12 +33,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from realbench.devices import pick_device
-from realbench.errors import RealBenchError
-from realbench.provenance import config_hash
-from realbench.settings import Number, nested, setting
+from realbench.core.devices import pick_device
+from realbench.core.errors import RealBenchError
+from realbench.core.files import staged_folder, staged_leftovers
+from realbench.core.provenance import config_hash
+from realbench.core.settings import Number, nested, setting
 
-from .backbones import Backbone, backbone_class
+from .backbones import SAMPLERS, Backbone, backbone_class
 from .base import METHODS, MethodInfo, Output
 from .diffusion import (
     SD2_INPAINTING,
@@ -104,9 +105,10 @@ class SampleSettings:
     steps: int = setting(200, min=1, help="denoising steps")
     guidance: float = setting(1.0, min=0, help="classifier-free guidance scale")
     batch: int = setting(4, min=1, help="samples per pipeline call")
-    # the samplers are the base model's (backbones/): checked against it when the method is built
-    scheduler: str = setting("ddpm", help="sampler: ddpm, ddim or dpmsolver for SD models, flow-euler for FLUX Fill "
-                                          "(the default ddpm means a flow-matching model's own flow-euler)")
+    # which of them the base model takes is its backbone's: checked when the method is built
+    scheduler: str = setting("ddpm", choices=tuple(SAMPLERS),
+                             help="sampler: ddpm, ddim or dpmsolver for SD models, flow-euler for FLUX Fill (the "
+                                  "default, ddpm, means a flow-matching model's own flow-euler)")
     dtype: str = setting("fp16", help="precision on GPUs (fp16, bf16, fp32); the CPU computes in float32")
     # None: the training resolution (the LoRA learned 512 px crops), on the shorter side
     resolution: int | None = setting(None, min=8, multiple_of=8,
@@ -243,7 +245,7 @@ class LoRAFineTune(PipelineMethod):
 
         train = self.settings.train
         torch.manual_seed(int(train.seed))  # LoRA initialisation
-        common = dict(r=int(train.lora_rank), lora_alpha=int(train.lora_alpha),
+        common: dict[str, Any] = dict(r=int(train.lora_rank), lora_alpha=int(train.lora_alpha),
                       lora_dropout=float(train.lora_dropout), bias="none")
         targets = self._load_base()["backbone"].lora_targets(train.unet_targets, train.text_targets)
         return {name: get_peft_model(model, LoraConfig(target_modules=targets[name], **common))
@@ -470,16 +472,11 @@ class LoRAFineTune(PipelineMethod):
     # ------------------------------------------------------------------ persistence
     @staticmethod
     def _atomic_dir(final: Path, write) -> None:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        write(tmp)
-        old = final.with_name(f".{final.name}.old")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        """A LoRA or a checkpoint written whole, replacing the previous one (files.staged_folder)."""
+        for stale in staged_leftovers(final):  # a killed save's folder
+            shutil.rmtree(stale, ignore_errors=True)
+        with staged_folder(final, replace=True) as tmp:
+            write(tmp)
 
     @staticmethod
     def _load_adapters(folder: Path, models: dict[str, Any]) -> None:
@@ -550,7 +547,7 @@ class LoRAFineTune(PipelineMethod):
         """What the records say about how a sample was made (beyond seed, resolution, compute)."""
         sample, backbone = self.settings.sample, self._load_base()["backbone"]
         return {"lora": self._lora_id, "model": self.model_id, "backbone": backbone.name,
-                "scheduler": backbone.samplers[self.sampler], "steps": int(sample.steps),
+                "scheduler": SAMPLERS[self.sampler], "steps": int(sample.steps),
                 "guidance": float(sample.guidance), "safety_checker": None, **backbone.info(),
                 **({"canvas": "blank"} if self.blank_canvas else {})}
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from realbench.errors import RealBenchError, describe
-from realbench.settings import setting
+from realbench.core.errors import RealBenchError, describe
+from realbench.core.settings import setting
 
 from .backbones import read_model_index
 from .base import METHODS, MethodInfo, Output

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
-
-from realbench.settings import Number, setting
+from realbench.core.imageops import telea
+from realbench.core.settings import Number, setting
 
 from .base import METHODS, Method, MethodInfo, Output
 
@@ -27,8 +25,6 @@ class Telea(Method):
     Settings = TeleaSettings
 
     def generate(self, scene, seeds):
-        bgr = np.ascontiguousarray(scene.target[..., ::-1])
-        filled = cv2.inpaint(bgr, scene.mask.astype(np.uint8) * 255, float(self.config["radius"]), cv2.INPAINT_TELEA)
-        image = np.ascontiguousarray(filled[..., ::-1])
+        image = telea(scene.target, scene.mask, self.settings.radius)
         # deterministic: every seed gives the same image, computed once
         return [Output(image) for _ in seeds]

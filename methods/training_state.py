@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from realbench.errors import RealBenchError
+from realbench.core.errors import RealBenchError
 
 TENSOR, MAPPING = "__tensor__", "__mapping__"
 

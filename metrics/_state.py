@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from realbench.cache import cache_dir
-from realbench.imageio import atomic_write_bytes
-from realbench.provenance import canonical_json
+from realbench.core.cache import cache_dir
+from realbench.core.files import atomic_write_bytes
+from realbench.core.provenance import canonical_json
 
 
 def feature_cache_enabled() -> bool:

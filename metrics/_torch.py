@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from realbench import devices
-from realbench.errors import RealBenchError
+from realbench.core import devices
+from realbench.core.errors import RealBenchError
 
 _MODELS: dict[tuple, Any] = {}
 

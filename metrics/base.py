@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 
-from realbench.errors import RealBenchError
-from realbench.registry import Registry
-from realbench.scene import Scene
-from realbench.settings import as_dict, parse_settings, setting, settings_from_defaults
+from realbench.core.errors import RealBenchError
+from realbench.core.registry import Registry
+from realbench.core.scene import Scene
+from realbench.core.settings import as_dict, parse_settings, setting, settings_from_defaults
 
 from ._state import feature_cache_enabled, feature_cache_path, load_state, save_state
 
@@ -49,7 +49,7 @@ class Metric:
     """A metric scores many samples of one scene against that scene's ground truth.
 
     ``prepare(scene)`` computes whatever depends only on the ground truth (features, embeddings);
-    ``reference(scene)`` caches it per scene content, so it is computed once per scene for every
+    ``ground_truth_state(scene)`` caches it per scene content, so it is computed once per scene for every
     sample of every method scored by this instance. ``score`` scores a batch of samples.
     """
 
@@ -59,7 +59,7 @@ class Metric:
     cache_size: ClassVar[int] = 64
     # keep the ground-truth side on disk too (learned metrics: a forward pass per scene), keyed by
     # the scene's content and the full protocol, so another run on the same data reuses it
-    persistent_reference: ClassVar[bool] = False
+    persist_ground_truth: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -71,8 +71,8 @@ class Metric:
     def __init__(self, weights: Mapping[str, str] | None = None, device: str | None = None, **options: Any):
         self.weights = dict(weights or {})
         self.device = device
-        self.options = as_dict(parse_settings(type(self).Options, options, f"metric '{self.info.name}'"))
-        self._references: OrderedDict[str, Any] = OrderedDict()
+        self.options = as_dict(parse_settings(cast(type, type(self).Options), options, f"metric '{self.info.name}'"))
+        self._gt_states: OrderedDict[str, Any] = OrderedDict()
 
     def required_weights(self) -> list[str]:
         """Names of the weights (``realbench.weights.SPECS``) this metric needs with its options."""
@@ -95,17 +95,25 @@ class Metric:
     def prepare(self, scene: Scene) -> Any:
         return None
 
-    def reference(self, scene: Scene) -> Any:
+    def ground_truth_state(self, scene: Scene) -> Any:
+        """What ``prepare`` computed from the scene's ground truth, cached per scene content."""
         key = scene.checksum
-        if key not in self._references:
-            self._references[key] = self._stored_reference(scene)
-            while len(self._references) > self.cache_size:
-                self._references.popitem(last=False)
-        self._references.move_to_end(key)
-        return self._references[key]
+        if key not in self._gt_states:
+            self._gt_states[key] = self._stored_ground_truth_state(scene)
+            while len(self._gt_states) > self.cache_size:
+                self._gt_states.popitem(last=False)
+        self._gt_states.move_to_end(key)
+        return self._gt_states[key]
 
-    def _stored_reference(self, scene: Scene) -> Any:
-        if not self.persistent_reference or not feature_cache_enabled():
+    def reference(self, scene: Scene) -> Any:
+        """Deprecated name of ``ground_truth_state`` (it never concerned the reference photos)."""
+        import warnings
+
+        warnings.warn("Metric.reference is now Metric.ground_truth_state", DeprecationWarning, stacklevel=2)
+        return self.ground_truth_state(scene)
+
+    def _stored_ground_truth_state(self, scene: Scene) -> Any:
+        if not self.persist_ground_truth or not feature_cache_enabled():
             return self.prepare(scene)
         self.load()
         device = getattr(self, "_device", None)
@@ -123,7 +131,7 @@ class Metric:
         """Score ``images`` of ``scene`` (notebook convenience); the inputs are checked first."""
         check_images(scene, images, self.info.name)
         self.load()
-        return self.score(self.reference(scene), scene, images)
+        return self.score(self.ground_truth_state(scene), scene, images)
 
 
 @dataclass

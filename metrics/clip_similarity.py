@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from realbench.settings import setting
+from realbench.core.settings import setting
 from realbench.weights import SPECS, WeightSpec, register_weights, resolve
 
 from ._torch import cached_model, pick_device

@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from realbench.weights import WeightSpec, load_dreamsim_package, register_weights, resolve
+from realbench.core.download import fetch_url
+from realbench.core.unzip import extract_zip
+from realbench.weights import WeightSpec, file_complete, register_weights, resolve
 
 from ._torch import cached_model, pick_device
 from .base import METRICS, MetricInfo
@@ -20,15 +22,45 @@ from .embedding import EmbeddingMetric
 IMAGE_SIZE = 224
 DREAMSIM_URL = ("https://github.com/ssundaram21/dreamsim/releases/download/v0.2.0-checkpoints/"
                 "dreamsim_ensemble_checkpoint.zip")
+def load_dreamsim_package(folder: Path, device) -> Any:
+    """``dreamsim(pretrained=True, cache_dir=folder)``, without its side effects: it points
+    torch.hub at ``folder`` for good and prints to stdout, so both are undone here."""
+    import contextlib
+    import io
+
+    import torch
+    from dreamsim import dreamsim
+
+    old_hub = torch.hub._hub_dir
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            model, _ = dreamsim(pretrained=True, device=str(device), cache_dir=str(folder))
+    finally:
+        torch.hub._hub_dir = old_hub
+    return model
+
+
+def fetch_dreamsim_bundle(spec: WeightSpec, folder: Path, progress: bool) -> None:
+    """What ``dreamsim(pretrained=True, cache_dir=DIR)`` does, made resumable: the release zip
+    (resumable, unpacked atomically), then the package itself fetches DINO's torch-hub repository
+    and checkpoint into the same folder while it loads."""
+    archive_needs = [n for n in spec.needs if not n[0].startswith(("facebookresearch_dino_main", "checkpoints/"))]
+    if any(not any(file_complete(folder / alt) for alt in need) for need in archive_needs):
+        archive = fetch_url(str(spec.url), folder / "pretrained.zip", progress=progress)
+        extract_zip(archive, folder)
+    load_dreamsim_package(folder, "cpu")
+
+
 DREAMSIM_ENSEMBLE = register_weights(WeightSpec(
-    "dreamsim-ensemble", "dreamsim_bundle",
+    "dreamsim-ensemble", "bundle",
     "DreamSim ensemble (DINO + CLIP + OpenCLIP ViT-B/16 with LoRA), the folder dreamsim(cache_dir=...) fills",
     url=DREAMSIM_URL,
     needs=(("dino_vitb16_pretrain.pth",), ("clip_vitb16_pretrain.pth.tar",), ("open_clip_vitb16_pretrain.pth.tar",),
            ("ensemble_lora/adapter_config.json",),
            ("ensemble_lora/adapter_model.safetensors", "ensemble_lora/adapter_model.bin"),
            # what the package's torch.hub.load('facebookresearch/dino:main') leaves in the same folder
-           ("facebookresearch_dino_main/hubconf.py",), ("checkpoints/dino_vitbase16_pretrain.pth",))))
+           ("facebookresearch_dino_main/hubconf.py",), ("checkpoints/dino_vitbase16_pretrain.pth",)),
+    fetch=fetch_dreamsim_bundle))
 
 
 class DreamSimBackend(Protocol):

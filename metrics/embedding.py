@@ -20,8 +20,9 @@ IMAGES_PER_CPU_BATCH = 16
 
 class EmbeddingMetric(Metric):
     distance = False
+    _device: Any = None  # set by load()
     Options = BatchOptions
-    persistent_reference = True
+    persist_ground_truth = True
 
     def embed(self, images: Sequence[np.ndarray]):
         """N uint8 images -> N x D embeddings (subclasses)."""

@@ -69,7 +69,7 @@ class MaskedLPIPS(Metric):
         description="LPIPS v0.1 AlexNet, spatial map averaged over the masked pixels",
     )
     Options = BatchOptions
-    persistent_reference = True
+    persist_ground_truth = True
     variant = "mask"  # recorded in the protocol
     spatial = True  # the distance map, averaged over the masked pixels; False: one whole-image value
     region = "spatial map (bilinear upsampling) averaged over masked pixels"

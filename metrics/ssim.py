@@ -37,7 +37,8 @@ _KERNEL = _gaussian_kernel()
 WINDOW = _KERNEL.size
 
 
-def local_statistics(pred: np.ndarray, gt: np.ndarray, border: int):
+def local_statistics(pred: np.ndarray, gt: np.ndarray,
+                     border: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Local means, population variances and covariance (HxWxC float64)."""
     x, y = pred.astype(np.float64), gt.astype(np.float64)
 

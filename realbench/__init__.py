@@ -16,13 +16,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from . import _moved
+
+__version__ = "0.2.0"
+_moved.install()  # old import paths (realbench.errors, realbench.runview, ...) keep working, with a warning
 
 _LAZY = {
-    "RealBenchError": "errors", "RealBenchWarning": "errors", "Scene": "scene", "baseline": "resources",
+    "RealBenchError": "core.errors", "RealBenchWarning": "core.errors", "Scene": "core.scene",
+    "baseline": "core.resources",
     "Benchmark": "api", "load_benchmark": "api", "export_benchmark": "api", "RunConfig": "api", "RunResult": "api",
     "evaluate": "api", "merge": "api", "leaderboard": "api", "check": "api", "compare": "api",
-    "build_report": "api",
+    "build_report": "api", "make_study": "study", "analyze_study": "study", "serve_study": "study",
 }
 
 

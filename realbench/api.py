@@ -14,19 +14,19 @@ from typing import Any
 
 import pandas as pd
 
-from .hfdata import export_benchmark
-from .jsonio import read_json
-from .loading import Benchmark, load_benchmark
-from .merging import merge_runs
-from .report import Report, build_report
-from .results import write_summary
-from .runconfig import RunConfig
-from .runfolder import RunFolder
-from .runmeta import RunMeta
-from .runner import RunOutcome, run
-from .runview import read_run
-from .summary import scene_summary, select_top
-from .tables import CheckResult, check, compare, leaderboard
+from .core.jsonio import read_json
+from .data.hfdata import export_benchmark
+from .data.loading import Benchmark, load_benchmark
+from .run.merging import merge_runs
+from .run.runconfig import RunConfig
+from .run.runfolder import RunFolder
+from .run.runmeta import RunMeta
+from .run.runner import RunOutcome, run
+from .summarise.report import Report, build_report
+from .summarise.results import write_summary
+from .summarise.runview import read_run
+from .summarise.summary import scene_summary, select_top
+from .summarise.tables import CheckResult, check, compare, leaderboard
 
 __all__ = ["Benchmark", "CheckResult", "Report", "RunConfig", "RunResult", "build_report", "check", "compare",
            "evaluate", "export_benchmark", "leaderboard", "load_benchmark", "merge"]
@@ -102,7 +102,7 @@ def _evaluate_signature() -> inspect.Signature:
     return inspect.Signature(params, return_annotation="RunResult")
 
 
-evaluate.__signature__ = _evaluate_signature()
+evaluate.__signature__ = _evaluate_signature()  # type: ignore[attr-defined]
 
 
 def merge(shards: Sequence[str | Path], out: str | Path | None = None, partial: bool = False) -> RunResult:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import RealBenchError
+from .core.errors import RealBenchError
 from .methods import METHODS
 from .metrics import METRICS
-from .selection import CorrespondenceScorer
+from .selection.correspondences import CorrespondenceScorer
 from .weights import SPECS, WeightsMissing, WeightSpec, get_spec, resolve
 
 
@@ -35,7 +35,7 @@ def _needs(spec) -> str:
 
 
 def diagnose(overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for kind, name, needs in requirements():
         if not needs:
             rows.append({"kind": kind, "name": name, "weights": "-", "status": "ok", "detail": "weight-free"})

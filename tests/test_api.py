@@ -22,7 +22,7 @@ def test_one_metric_as_a_string_and_run_results_everywhere(tmp_path):
     table = leaderboard([run], metrics="psnr")
     assert list(table["split"]) == ["all", "inpaint"]
     baseline = tmp_path / "b.csv"
-    from realbench.tables import write_table
+    from realbench.summarise.tables import write_table
 
     write_table(table, baseline)
     assert check(run, baseline).passed and check([run], baseline).passed

@@ -15,19 +15,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"realbench": ROOT / "realbench", "realbench.methods": ROOT / "methods",
             "realbench.metrics": ROOT / "metrics"}
-
-CORE = ["errors", "paths", "registry", "settings", "scene", "provenance", "cache", "download", "imageio", "weights",
-        "compositing", "devices", "resources", "jsonio", "fields", "yamlio", "unzip"]
-DATA = ["archive", "loading", "hfdata", "sample_data", "benchmarks"]
-RUN = ["records", "runlock", "runfolder", "runconfig", "components", "worker", "planning", "runner", "executors",
-       "merging", "runmeta", "naming", "presets", "eta"]
-SUMMARISE = ["runview", "summary", "stats", "formatting", "tables", "results", "report", "leaderboards", "paper",
-             "checks", "comparison", "latex", "report_assets", "report_plots", "report_page", "tablefiles",
-             "figures", "figure_common", "figure_comparison", "figure_ranking", "figure_references", "figure_filtering"]
-STUDY = ["study"]
-INTERFACE = ["api", "cli", "doctor", "__main__", "console"]
-RANK = {"core": 0, "data": 1, "methods": 1, "metrics": 1, "selection": 1, "run": 2, "summarise": 3, "study": 4,
-        "interface": 5}
+# The layers, bottom up: a module's layer is its folder under realbench/ (the modules directly in
+# realbench/ are the interface; methods/ and metrics/ are installed as realbench.methods and
+# realbench.metrics). Layers on the same rank do not import each other.
+ORDER = [("core",), ("weights",), ("data", "methods", "metrics", "selection"), ("run",), ("summarise",), ("study",),
+         ("interface",)]
+RANK = {name: rank for rank, names in enumerate(ORDER) for name in names}
 
 
 def modules(packages: dict[str, Path] = PACKAGES) -> dict[str, Path]:
@@ -45,17 +38,13 @@ def modules(packages: dict[str, Path] = PACKAGES) -> dict[str, Path]:
 
 
 def layer(module: str) -> str:
+    """The folder a module lives in is its layer."""
     parts = module.split(".")
-    if len(parts) == 1:
-        return "interface"  # the package itself: the lazy public API
-    top = parts[1]
-    if top in ("methods", "metrics", "selection"):
-        return top
-    for name, members in (("core", CORE), ("data", DATA), ("run", RUN), ("summarise", SUMMARISE), ("study", STUDY),
-                          ("interface", INTERFACE)):
-        if top in members:
-            return name
-    raise AssertionError(f"module {module} is in no layer: add it to ARCHITECTURE.md and this test")
+    if len(parts) == 2 and parts[1] not in RANK or len(parts) == 1:
+        return "interface"  # realbench itself and the modules directly in realbench/
+    if parts[1] not in RANK:
+        raise AssertionError(f"realbench/{parts[1]}/ is in no layer: add it to ORDER here and to ARCHITECTURE.md")
+    return parts[1]
 
 
 def imports(known: dict[str, Path]) -> list[tuple[str, str, bool]]:
@@ -102,6 +91,8 @@ EDGES = imports(KNOWN)
 def test_every_module_has_a_layer():
     for name in KNOWN:
         layer(name)
+    folders = {p.name for p in (ROOT / "realbench").iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert folders - {"results"} <= set(RANK), f"folders in no layer: {sorted(folders - set(RANK))}"
 
 
 def test_layers_only_point_down():
@@ -142,17 +133,19 @@ def test_no_import_cycles():
 def test_the_checker_sees_planted_mistakes(tmp_path):
     """On a small tree with one mistake of each kind, every check above fires (and only there)."""
     files = {
-        "realbench/__init__.py": "",
-        "realbench/errors.py": "from . import paths\n",  # errors <-> paths: a cycle in core
-        "realbench/paths.py": "import realbench.errors as errors\n",
-        "realbench/scene.py": "from .errors import X\n\ndef f():\n    from .tables import T  # up, and hidden\n",
-        "realbench/tables.py": "from .scene import Scene\nfrom realbench import runner\n",
-        "realbench/runner.py": "from .scene import Scene\n",
-        "realbench/benchmarks/__init__.py": "from ..scene import Scene\n",
-        "realbench/benchmarks/mine.py": "from . import BENCHMARKS\nfrom ..runner import run\n",  # data -> run
+        "realbench/__init__.py": "", "realbench/core/__init__.py": "", "realbench/run/__init__.py": "",
+        "realbench/summarise/__init__.py": "", "realbench/data/__init__.py": "",
+        "realbench/core/errors.py": "from . import paths\n",  # errors <-> paths: a cycle in core
+        "realbench/core/paths.py": "import realbench.core.errors as errors\n",
+        # up, and hidden in a function
+        "realbench/core/scene.py": "from .errors import X\n\ndef f():\n    from ..summarise.tables import T\n",
+        "realbench/summarise/tables.py": "from ..core.scene import Scene\nfrom realbench.run import runner\n",
+        "realbench/run/runner.py": "from ..core.scene import Scene\n",
+        "realbench/data/benchmarks/__init__.py": "from ...core.scene import Scene\n",
+        "realbench/data/benchmarks/mine.py": "from . import BENCHMARKS\nfrom ...run.runner import run\n",  # data -> run
         "methods/__init__.py": "from .base import Method\n",
         "methods/base.py": "from realbench.metrics.base import Metric\n",  # methods -> metrics: sideways
-        "metrics/__init__.py": "", "metrics/base.py": "from realbench.scene import Scene\n",
+        "metrics/__init__.py": "", "metrics/base.py": "from realbench.core.scene import Scene\n",
     }
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -161,15 +154,15 @@ def test_the_checker_sees_planted_mistakes(tmp_path):
                      "realbench.metrics": tmp_path / "metrics"})
     edges = imports(known)
     assert sorted(violations(edges)) == [
-        "realbench.benchmarks.mine (data) -> realbench.runner (run)",
-        "realbench.methods.base (methods) -> realbench.metrics.base (metrics)",
-        "realbench.scene (core) -> realbench.tables (summarise)"]
-    assert [f"{a} -> {b}" for a, b, top in edges if not top] == ["realbench.scene -> realbench.tables"]
+        "realbench.core.scene (core) -> realbench.summarise.tables (summarise)",
+        "realbench.data.benchmarks.mine (data) -> realbench.run.runner (run)",
+        "realbench.methods.base (methods) -> realbench.metrics.base (metrics)"]
+    assert [f"{a} -> {b}" for a, b, top in edges if not top] == ["realbench.core.scene -> realbench.summarise.tables"]
     found = cycles(known, edges)
-    assert "realbench.errors -> realbench.paths -> realbench.errors" in found
-    assert any("realbench.scene -> realbench.tables" in cycle for cycle in found)  # through the hidden import
+    assert "realbench.core.errors -> realbench.core.paths -> realbench.core.errors" in found
+    assert any("realbench.core.scene -> realbench.summarise.tables" in cycle for cycle in found)  # the hidden import
     assert not any("metrics" in cycle or "benchmarks" in cycle for cycle in found)
-    assert ("realbench.tables", "realbench.runner", True) in edges  # `from realbench import runner`
+    assert ("realbench.summarise.tables", "realbench.run.runner", True) in edges  # `from realbench.run import runner`
 
 
 @pytest.mark.parametrize("shadow", ["metrics", "methods"])

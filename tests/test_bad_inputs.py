@@ -43,7 +43,7 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, where, capsys
 
 
 def test_a_bomb_in_a_dataset_cell_is_refused_too(tmp_path, capsys):
-    from realbench.hfdata import scene_from_row
+    from realbench.data.hfdata import scene_from_row
 
     with pytest.raises(RealBenchError, match="scene 'x'.*30000x30000"):
         scene_from_row({"id": "x", "target": {"bytes": bomb_png(), "path": None}}, "x", "data", True)
@@ -88,7 +88,7 @@ def test_out_in_a_folder_that_is_not_writable(tmp_path, monkeypatch, capsys):
 def test_a_full_disk_mid_run_is_one_error_and_the_run_resumes(tmp_path, monkeypatch, capsys):
     import errno
 
-    import realbench.runfolder as runfolder
+    import realbench.run.runfolder as runfolder
 
     calls = {"n": 0}
     real = runfolder.write_png
@@ -155,7 +155,7 @@ def test_baselines_that_are_not_leaderboard_tables(sample_bench, tmp_path, capsy
 def test_a_saved_dataset_with_corrupt_image_bytes(tmp_path, capsys):
     from datasets import load_from_disk
 
-    from realbench.hfdata import export_benchmark
+    from realbench.data.hfdata import export_benchmark
 
     make_scene(tmp_path / "src", "s1")
     export_benchmark(load_benchmark(tmp_path / "src"), tmp_path / "ds", fmt="arrow")

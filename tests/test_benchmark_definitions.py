@@ -4,10 +4,10 @@ import pytest
 from conftest import make_scene
 
 from realbench import evaluate, leaderboard, load_benchmark
-from realbench.benchmarks import BENCHMARKS, BenchmarkDefinition
 from realbench.cli import main
+from realbench.core.resources import paper_dir
+from realbench.data.benchmarks import BENCHMARKS, BenchmarkDefinition
 from realbench.metrics import METRICS
-from realbench.resources import paper_dir
 
 
 @pytest.mark.parametrize("name", BENCHMARKS.names())

@@ -24,7 +24,7 @@ def test_methods_and_metrics_listings(capsys):
 def test_data_info_on_dev_data(dev_data, capsys):
     assert main(["data", "info", "--data", str(dev_data)]) == 0
     out = capsys.readouterr().out
-    assert "5 scenes, 3 outpaint, 2 inpaint" in out
+    assert "3 scenes, 2 outpaint, 1 inpaint" in out
     assert "churchill" in out and "inpaint" in out
 
 

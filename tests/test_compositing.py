@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from conftest import photo
 
-from realbench.compositing import composite, feather_alpha, feather_band
+from realbench.core.compositing import composite, feather_alpha, feather_band
 
 
 @pytest.mark.parametrize("width", [0, 1, 3])

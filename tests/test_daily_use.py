@@ -217,7 +217,7 @@ def test_the_format_comes_from_the_extension_and_only_the_named_file_is_written(
 
 
 def test_latex_is_a_paper_table_that_compiles(scored, tmp_path, capsys):
-    from realbench.latex import to_latex
+    from realbench.summarise.latex import to_latex
 
     table = leaderboard([r.run_dir for r in scored])
     tex = to_latex(table[table["split"] == "all"])
@@ -277,7 +277,7 @@ def test_library_warnings_only_under_verbose_and_realbench_warnings_always(tmp_p
         shower.show(FutureWarning("a library's deprecation"), FutureWarning, "lib.py", 1)
         shower.show(FutureWarning("a library's deprecation"), FutureWarning, "lib.py", 1)
         shower.show(warnings.WarningMessage("x", UserWarning, "f", 1).message, UserWarning, "f.py", 1)
-    from realbench.errors import RealBenchWarning
+    from realbench.core.errors import RealBenchWarning
 
     quiet.show(RealBenchWarning("scene 's': 7 references"), RealBenchWarning, "x.py", 1)
     err = capsys.readouterr().err.splitlines()

@@ -8,9 +8,9 @@ from tiny_diffusion import save_tiny_paint_by_example, save_tiny_sd_inpainting
 
 from realbench import RealBenchError, evaluate
 from realbench.cli import main
-from realbench.compositing import feather_band
-from realbench.imageio import read_rgb
-from realbench.records import read_record_dicts
+from realbench.core.compositing import feather_band
+from realbench.core.imageio import read_rgb
+from realbench.run.records import read_record_dicts
 
 SCENE = "chelsea-defocus"
 FAST_TRAIN = {"train": {"steps": 2, "batch_size": 4, "resolution": 64, "checkpoint_every": 1000},
@@ -372,8 +372,8 @@ def test_compute_is_recorded_per_sample_and_work_estimated(tiny_sd, sample_bench
 
 
 def test_blank_canvas_generates_every_pixel_and_is_generation_only(tiny_sd, sample_bench, tmp_path):
+    from realbench.core.scene import Scene
     from realbench.methods.realfill import RealFill
-    from realbench.scene import Scene
 
     blank = {"model": str(tiny_sd), **FAST_TRAIN, "sample": {**FAST_TRAIN["sample"], "canvas": "blank"}}
     method, usual = RealFill(blank), RealFill({"model": str(tiny_sd), **FAST_TRAIN})

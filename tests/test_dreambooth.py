@@ -12,13 +12,13 @@ from tiny_diffusion import save_tiny_sd_inpainting, save_tiny_sd_text_to_image
 
 from realbench import RealBenchError, evaluate
 from realbench.cli import main
-from realbench.compositing import feather_band
-from realbench.imageio import read_rgb
+from realbench.core.compositing import feather_band
+from realbench.core.imageio import read_rgb
+from realbench.core.scene import Scene
 from realbench.methods.diffusion import from_pipeline, pipeline_inputs
 from realbench.methods.dreambooth import DreamBooth
 from realbench.methods.realfill import RealFill
-from realbench.records import read_record_dicts
-from realbench.scene import Scene
+from realbench.run.records import read_record_dicts
 
 SCENE = "chelsea-defocus"
 FAST = {"train": {"steps": 2, "batch_size": 2, "resolution": 64, "checkpoint_every": 1000},

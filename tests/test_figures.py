@@ -14,17 +14,22 @@ from PIL import Image
 from scipy import stats
 
 import realbench
-from realbench.figure_common import shrink
-from realbench.figure_comparison import comparison_figure, overlaid_panel, white_overlay
-from realbench.figure_filtering import RATES, filter_rate_figure
-from realbench.figure_ranking import POOLED, correspondence_correlations, correspondence_scatter, ranking_figure
-from realbench.figure_references import NO_GROUP, reference_curve, reference_figure, reference_groups
-from realbench.figures import make_figures
-from realbench.imageio import read_rgb
-from realbench.leaderboards import leaderboard
-from realbench.loading import load_benchmark
-from realbench.runview import read_runs
-from realbench.stats import bootstrap_ci
+from realbench.core.imageio import read_rgb
+from realbench.data.loading import load_benchmark
+from realbench.summarise.figure_common import shrink
+from realbench.summarise.figure_comparison import comparison_figure, overlaid_panel, white_overlay
+from realbench.summarise.figure_filtering import RATES, filter_rate_figure
+from realbench.summarise.figure_ranking import (
+    POOLED,
+    correspondence_correlations,
+    correspondence_scatter,
+    ranking_figure,
+)
+from realbench.summarise.figure_references import NO_GROUP, reference_curve, reference_figure, reference_groups
+from realbench.summarise.figures import make_figures
+from realbench.summarise.leaderboards import leaderboard
+from realbench.summarise.runview import read_runs
+from realbench.summarise.stats import bootstrap_ci
 
 SCENES = ["chelsea-defocus", "motorcycle-stereo", "rocket-style"]  # 2 refs each; rocket-style: 0 matches always
 SLOW_LABEL = "_slow $a$"  # drawn literally: no mathtext, not dropped from a legend

@@ -58,7 +58,7 @@ def test_parquet_export_is_laid_out_as_the_hub_stores_datasets(tmp_path):
 def _dataset_dict(tmp_path, splits):
     from datasets import Dataset, DatasetDict
 
-    from realbench.hfdata import COLUMNS, _features, _png
+    from realbench.data.hfdata import COLUMNS, _features, _png
 
     make_scene(tmp_path / "src", "a")
     make_scene(tmp_path / "src", "b", seed=4)

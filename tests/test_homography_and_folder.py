@@ -5,10 +5,10 @@ import pytest
 from PIL import Image
 
 from realbench import RealBenchError, evaluate, leaderboard
-from realbench.imageio import read_rgb
+from realbench.core.imageio import read_rgb
+from realbench.core.scene import Scene
 from realbench.metrics.psnr import masked_psnr
-from realbench.records import read_record_dicts
-from realbench.scene import Scene
+from realbench.run.records import read_record_dicts
 
 
 def _planar_scene(extra_refs=()):
@@ -58,7 +58,7 @@ def test_deterministic():
 def test_single_reference_protocol_makes_one_sample_per_reference(sample_bench, tmp_path):
     """TransFill's protocol (Table 1): sample k warps reference k alone, so the scene's value is
     the mean over its single-reference choices; the default still fuses every reference once."""
-    from realbench.compositing import composite
+    from realbench.core.compositing import composite
     from realbench.methods.homography_warp import HomographyWarp
 
     scenes = ["astronaut-viewpoint", "chelsea-defocus"]  # 3 and 2 references
@@ -86,7 +86,7 @@ def test_single_reference_protocol_makes_one_sample_per_reference(sample_bench, 
     assert HomographyWarp({"references": "one"}).sample_count(sample_bench["astronaut-viewpoint"], 2) == 2
 
 
-def test_beats_telea_on_the_dev_scenes(dev_data, tmp_path):
+def test_beats_telea_on_real_scenes(dev_data, tmp_path):
     runs = [evaluate(m, str(dev_data), out=tmp_path / m, progress=False).run_dir for m in ("homography-warp", "telea")]
     table = leaderboard(runs).set_index(["method", "split"])
     warp, telea = table.loc[("homography-warp", "all")], table.loc[("telea", "all")]
@@ -138,7 +138,7 @@ def test_folder_scores_as_is_unless_composite(sample_bench, tmp_path):
                      metrics=["psnr"], progress=False)
     pasted = evaluate(f"folder:{tmp_path / 'outputs'}", sample_bench, scenes=[scene.id], out=tmp_path / "pasted",
                       metrics=["psnr"], method_config={"composite": True}, progress=False)
-    from realbench.imageio import read_rgb
+    from realbench.core.imageio import read_rgb
 
     grey = read_rgb(as_is.run_dir / "images" / scene.id / "000.png")
     fixed = read_rgb(pasted.run_dir / "images" / scene.id / "000.png")

@@ -8,11 +8,11 @@ from conftest import make_scene
 
 from realbench import RealBenchError, evaluate, load_benchmark
 from realbench.cli import main
-from realbench.records import read_record_dicts
+from realbench.run.records import read_record_dicts
 
 
 def _dataset_with_id(root, scene_id):
-    from realbench.hfdata import export_benchmark
+    from realbench.data.hfdata import export_benchmark
 
     make_scene(root / "src", "s1")
     export_benchmark(load_benchmark(root / "src"), root / "ds", fmt="arrow")
@@ -94,7 +94,7 @@ def test_a_symlinked_image_folder_is_never_written_through(sample_bench, tmp_pat
 
 
 def test_report_names_its_files_from_safe_ids_only(sample_bench, tmp_path):
-    from realbench.paths import inside
+    from realbench.core.paths import inside
 
     with pytest.raises(RealBenchError, match="not a plain relative path"):
         inside(tmp_path, "../x")

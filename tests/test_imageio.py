@@ -5,9 +5,9 @@ import pytest
 from conftest import make_scene, photo
 from PIL import Image
 
-from realbench.errors import RealBenchError
-from realbench.imageio import encode_png, read_mask, read_rgb
-from realbench.loading import load_scene_dir
+from realbench.core.errors import RealBenchError
+from realbench.core.imageio import encode_png, read_mask, read_rgb
+from realbench.data.loading import load_scene_dir
 
 
 def test_exif_orientation_is_applied(tmp_path):

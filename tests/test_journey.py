@@ -10,7 +10,7 @@ import pytest
 from replicas import release_archive, zip_folder
 
 from realbench.cli import main
-from realbench.records import read_record_dicts
+from realbench.run.records import read_record_dicts
 
 TABLE1 = ("psnr", "ssim", "lpips", "dreamsim", "dino", "clip")
 FAST = {

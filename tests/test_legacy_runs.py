@@ -8,8 +8,8 @@ import pytest
 
 from realbench import build_report, check, compare, evaluate, leaderboard
 from realbench.cli import main
-from realbench.tablefiles import write_table
-from realbench.runview import read_run
+from realbench.summarise.runview import read_run
+from realbench.summarise.tablefiles import write_table
 
 LEGACY = Path(__file__).parent / "data" / "legacy-runs"
 RUNS = sorted(p.name for p in LEGACY.iterdir())

@@ -10,8 +10,8 @@ from conftest import photo
 from PIL import Image
 
 from realbench import RealBenchError
+from realbench.core.scene import Scene
 from realbench.metrics import METRICS
-from realbench.scene import Scene
 from realbench.weights import WeightsMissing
 
 TOL = 1e-6
@@ -258,7 +258,7 @@ def test_gt_cache_gives_the_same_numbers_as_no_cache(weights, name):
     samples = _samples(scene, 3)
     cached = _metric(name)
     first = cached(scene, samples[:2]) + cached(scene, samples[2:])
-    assert len(cached._references) == 1  # one ground-truth computation for the scene
+    assert len(cached._gt_states) == 1  # one ground-truth computation for the scene
     fresh = [_metric(name).score(_metric(name).prepare(scene), scene, [s])[0] for s in samples]
     np.testing.assert_allclose(first, fresh, atol=1e-6)
 

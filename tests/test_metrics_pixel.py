@@ -77,7 +77,7 @@ def test_on_real_photos(dev_data):
     scene = load_benchmark(dev_data, scenes=["churchill"])["churchill"]
     import cv2
 
-    pred = cv2.resize(scene.refs[0], (512, 512), interpolation=cv2.INTER_AREA)  # a plausible wrong fill
+    pred = cv2.resize(scene.refs[0], scene.size[::-1], interpolation=cv2.INTER_AREA)  # a plausible wrong fill
     _, full = structural_similarity(scene.gt, pred, **WANG)
     assert masked_ssim(pred, scene.gt, scene.mask) == pytest.approx(full.mean(axis=2)[scene.mask].mean(), abs=1e-6)
     assert masked_ssim_opencv(pred, scene.gt, scene.mask) == pytest.approx(

@@ -55,7 +55,7 @@ def test_a_pickle_payload_in_a_loftr_file_is_refused(tmp_path, monkeypatch):
     torch.save({"state_dict": {}, "evil": _Payload()}, folder / "loftr_outdoor.ckpt")  # what an attacker writes
     monkeypatch.setenv("REALBENCH_WEIGHTS_DIR", str(folder))
     from realbench import load_benchmark
-    from realbench.selection import CorrespondenceScorer
+    from realbench.selection.correspondences import CorrespondenceScorer
 
     scorer = CorrespondenceScorer({"matcher": "loftr", "loftr_side": 64})
     scene = load_benchmark("sample")["chelsea-defocus"]

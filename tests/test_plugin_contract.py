@@ -16,13 +16,14 @@ import math
 import numpy as np
 import pytest
 from conftest import photo
+from PIL import Image
 from tiny_diffusion import save_tiny_paint_by_example, save_tiny_sd_inpainting, save_tiny_sd_text_to_image
 
 from realbench import RealBenchError, evaluate
+from realbench.core.provenance import canonical_json
+from realbench.core.scene import Scene
 from realbench.methods import METHODS, Method, MethodInfo
 from realbench.metrics import METRICS, Metric, MetricInfo
-from realbench.provenance import canonical_json
-from realbench.scene import Scene
 
 SCENE = "chelsea-defocus"
 TINY_TRAIN = {"train": {"steps": 2, "batch_size": 4, "resolution": 64, "checkpoint_every": 1000},
@@ -33,14 +34,19 @@ CONFIGS = {
     "dreambooth": lambda models: {"model": str(models["sd-base"]), **TINY_TRAIN},
     "sd-inpaint": lambda models: {"model": str(models["sd"]), "steps": 2},
     "paint-by-example": lambda models: {"model": str(models["pbe"]), "steps": 2},
+    "folder": lambda models: {"path": str(models["folder"])},
 }
 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
+    outputs = root / "outputs" / SCENE  # images made elsewhere, for folder:PATH
+    outputs.mkdir(parents=True)
+    for k in range(6):
+        Image.fromarray(photo(256, 256, 40 + k)).save(outputs / f"{k:02d}.png")
     return {"sd": save_tiny_sd_inpainting(root / "sd"), "pbe": save_tiny_paint_by_example(root / "pbe"),
-            "sd-base": save_tiny_sd_text_to_image(root / "sd-base")}
+            "sd-base": save_tiny_sd_text_to_image(root / "sd-base"), "folder": root / "outputs"}
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 
 from realbench import RealBenchError, evaluate, leaderboard
 from realbench.cli import main
-from realbench.records import read_record_dicts
-from realbench.tables import read_table
+from realbench.run.records import read_record_dicts
+from realbench.summarise.tables import read_table
 
 SCENES = ["chelsea-defocus", "rocket-style"]
 
@@ -66,7 +66,7 @@ def test_a_run_mixing_versions_of_a_metric_is_refused_by_tables(sample_bench, tm
     out = tmp_path / "run"
     evaluate("telea", sample_bench, scenes=SCENES[:1], out=out, progress=False)
     _bump(monkeypatch, "ssim", 3)
-    from realbench.records import Record, RecordStore
+    from realbench.run.records import Record, RecordStore
 
     record = dict(read_record_dicts(out / "records.jsonl")[0])
     record["scene"], record["sample"] = "other", 0

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from realbench import RealBenchError, RealBenchWarning
-from realbench.registry import Registry
+from realbench.core.registry import Registry
 
 
 def test_lazy_entry_is_imported_on_first_use():

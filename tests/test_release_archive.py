@@ -7,7 +7,7 @@ from replicas import release_archive, zip_folder
 
 from realbench import RealBenchError, evaluate, load_benchmark
 from realbench.cli import main
-from realbench.records import read_record_dicts
+from realbench.run.records import read_record_dicts
 
 IDS = ["0", "1", "2", "10"]
 
@@ -102,7 +102,7 @@ def test_evaluate_on_the_zip_in_natural_order_with_a_1024_scene(archive, tmp_pat
 
 
 def test_shards_follow_natural_order(archive):
-    from realbench.planning import shard_scenes
+    from realbench.run.planning import shard_scenes
 
     bench = load_benchmark(archive[0])
     assert [s.id for s in shard_scenes(bench.scenes, 1, 2)] == ["0", "2"]

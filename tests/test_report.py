@@ -69,8 +69,8 @@ def test_report_is_valid_html_and_every_image_and_link_resolves(two_runs, tmp_pa
 
 
 def test_report_best_and_worst_follow_the_metric_direction(two_runs, tmp_path):
-    from realbench.report import build_report
-    from realbench.tables import load_records
+    from realbench.summarise.report import build_report
+    from realbench.summarise.tables import load_records
 
     out = build_report(two_runs, tmp_path / "r.html", by="psnr").path
     records = load_records(two_runs[1])

@@ -12,7 +12,7 @@ from PIL import Image
 
 from realbench import evaluate
 from realbench.cli import main
-from realbench.records import read_record_dicts
+from realbench.run.records import read_record_dicts
 
 
 def test_a_second_run_on_the_same_folder_stops_at_once_naming_the_holder(tmp_path, capsys):
@@ -54,7 +54,7 @@ def test_a_run_killed_while_writing_its_first_run_json_reruns(sample_bench, tmp_
 
 
 def test_a_killed_report_leaves_nothing_the_next_one_keeps(sample_bench, tmp_path):
-    from realbench.report import build_report
+    from realbench.summarise.report import build_report
 
     run = evaluate("telea", sample_bench, scenes=["chelsea-defocus"], out=tmp_path / "run", progress=False)
     site = tmp_path / "site"

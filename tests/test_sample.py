@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from realbench.sample_data import ensure_sample, file_checksums, generate_sample, sample_root
+from realbench.data.sample_data import ensure_sample, file_checksums, generate_sample, sample_root
 
 CHECKSUMS = Path(__file__).resolve().parent.parent / "data" / "sample-v1.sha256.json"
 

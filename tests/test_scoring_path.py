@@ -8,10 +8,10 @@ import numpy as np
 from PIL import Image
 
 import realbench.methods.folder as folder_module
-import realbench.runfolder as runfolder
+import realbench.run.runfolder as runfolder
 from realbench import evaluate
-from realbench.imageio import read_rgb
-from realbench.records import RecordStore, read_record_dicts
+from realbench.core.imageio import read_rgb
+from realbench.run.records import RecordStore, read_record_dicts
 
 SCENES = ["chelsea-defocus", "rocket-style"]
 

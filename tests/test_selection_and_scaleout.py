@@ -1,5 +1,4 @@
 """Seed selection, Table 2 from records, statistics, paper rows, shards, merge, Ray, max-refs."""
-import json
 
 import numpy as np
 import pandas as pd
@@ -7,9 +6,9 @@ import pytest
 
 from realbench import RealBenchError, evaluate, leaderboard
 from realbench.cli import main
-from realbench.records import read_record_dicts
-from realbench.selection import CorrespondenceScorer, keep_count
-from realbench.stats import bootstrap_ci
+from realbench.run.records import read_record_dicts
+from realbench.selection.correspondences import CorrespondenceScorer, keep_count
+from realbench.summarise.stats import bootstrap_ci
 
 SCENES = ["chelsea-defocus", "rocket-style", "motorcycle-stereo", "astronaut-viewpoint"]
 NOISY = "slow_method:SlowNoisyTelea"
@@ -102,7 +101,7 @@ def test_compare_says_better_only_when_significant(scored_run, sample_bench, tmp
     out = capsys.readouterr().out
     from scipy import stats
 
-    from realbench.tables import compare
+    from realbench.summarise.tables import compare
 
     table = compare(scored_run, telea).set_index("metric")
     # telea is the noise-free version of the noisy method: higher on average, but over 4 scenes the
@@ -119,7 +118,7 @@ def test_compare_says_better_only_when_significant(scored_run, sample_bench, tmp
 
 
 def test_paired_test_verdicts():
-    from realbench.stats import paired_test
+    from realbench.summarise.stats import paired_test
 
     rng = np.random.default_rng(0)
     a = rng.normal(20, 3, 12)
@@ -133,7 +132,7 @@ def test_paired_test_verdicts():
 
 
 def test_paper_rows_are_data_with_sources():
-    from realbench.tables import paper_rows
+    from realbench.summarise.tables import paper_rows
 
     rows = paper_rows(["psnr", "ssim", "lpips", "dreamsim", "dino", "clip"]).set_index("method")
     assert rows.loc["RealFill (paper)", "psnr"] == 14.78 and rows.loc["GeoComplete (paper)", "clip"] == 0.987
@@ -186,7 +185,8 @@ def test_ray_run_gives_records_identical_to_the_local_executor(sample_bench, tmp
     local = evaluate(NOISY, sample_bench, out=tmp_path / "local", **kwargs).run_dir
     distributed = evaluate(NOISY, sample_bench, out=tmp_path / "ray", executor="ray", **kwargs)
     assert distributed.meta["executor"] == "ray"
-    assert _stable(read_record_dicts(tmp_path / "ray" / "records.jsonl")) == _stable(read_record_dicts(local / "records.jsonl"))
+    ray_records = read_record_dicts(tmp_path / "ray" / "records.jsonl")
+    assert _stable(ray_records) == _stable(read_record_dicts(local / "records.jsonl"))
 
 
 def test_loftr_matcher_runs_with_weights_from_the_resolver(sample_bench, tmp_path, monkeypatch):

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
+import realbench
 from realbench import RealBenchError, evaluate
 from realbench.cli import build_parser, main
-from realbench.planning import parse_shard
+from realbench.run.planning import parse_shard
 
 SCENE = "chelsea-defocus"
 
@@ -30,8 +31,8 @@ def test_bad_method_settings_are_one_error_and_nothing_is_written(setting, messa
 
 
 def test_nested_settings_are_typed_too(tmp_path):
+    from realbench.core.settings import parse_settings
     from realbench.methods.realfill import RealFillSettings
-    from realbench.settings import parse_settings
 
     with pytest.raises(RealBenchError, match="'train.steps' must be >= 1, got 0"):
         parse_settings(RealFillSettings, {"train": {"steps": 0}}, "method 'realfill'")
@@ -72,14 +73,14 @@ def test_device_is_checked_before_anything(device, message, tmp_path, capsys):
 
 
 def test_device_reaches_methods_metrics_and_matcher(tmp_path, monkeypatch):
-    import realbench.runner as runner
+    import realbench.run.runner as runner
 
     seen = {}
     real_metrics, real_method, real_scorer = runner.resolve_metrics, runner.resolve_method, runner.CorrespondenceScorer
 
-    def metrics_spy(names, weights=None, options=None, skip=False, device=None, definition=None):
+    def metrics_spy(names, weights=None, options=None, skip=False, device=None):
         seen["metrics"] = device
-        return real_metrics(names, weights, options, skip, device, definition)
+        return real_metrics(names, weights, options, skip, device)
 
     def method_spy(name, config=None):
         seen["method"] = adapter = real_method(name, config)
@@ -146,7 +147,7 @@ def test_an_unreachable_ray_cluster_fails_fast_and_writes_nothing(tmp_path, caps
 def test_version_and_help_for_every_command_and_flag(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
-    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("realbench 0.1.0")
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith(f"realbench {realbench.__version__}")
     parser = build_parser()
     missing = []
 

@@ -8,7 +8,7 @@ import pytest
 
 from realbench import check, evaluate, leaderboard
 from realbench.cli import main
-from realbench.tables import read_table
+from realbench.summarise.tables import read_table
 
 GOLDEN = Path(__file__).resolve().parent.parent / "results" / "baselines" / "telea-sample.csv"
 
@@ -54,7 +54,8 @@ def test_leaderboard_rows_sorted_by_first_metric_and_csv_md_written(sample_bench
     alls = table[table["split"] == "all"]
     assert list(alls["psnr"]) == sorted(alls["psnr"], reverse=True)
     assert set(table["method"]) == {"telea", "slow_method:SlowNoisyTelea"}
-    assert main(["leaderboard", str(uneven_run), "--out", str(tmp_path / "t.csv"), "--out", str(tmp_path / "t.md")]) == 0
+    assert main(["leaderboard", str(uneven_run), "--out", str(tmp_path / "t.csv"),
+                 "--out", str(tmp_path / "t.md")]) == 0
     assert "| run | method | data | split | scenes | samples | psnr ↑ |" in (tmp_path / "t.md").read_text()
 
 

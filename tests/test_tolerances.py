@@ -5,7 +5,7 @@ import pytest
 from realbench import check, evaluate
 from realbench.cli import main
 from realbench.metrics import METRICS
-from realbench.tables import write_table
+from realbench.summarise.tables import write_table
 
 
 @pytest.fixture(scope="module")

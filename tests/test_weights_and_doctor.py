@@ -7,7 +7,7 @@ from replicas import alexnet_file
 
 from realbench import evaluate, leaderboard
 from realbench.cli import main
-from realbench.records import read_record_dicts
+from realbench.run.records import read_record_dicts
 from realbench.weights import SPECS, WeightsMissing, resolve
 
 
@@ -138,7 +138,7 @@ def test_learned_metrics_end_to_end_with_protocols_recorded(weights_dir, sample_
 
 
 def test_table1_alias_expands_to_the_six_paper_metrics():
-    from realbench.components import expand_metric_names
+    from realbench.run.components import expand_metric_names
 
     assert expand_metric_names(["table1"]) == ["psnr", "ssim", "lpips", "dreamsim", "dino", "clip"]
     assert set(SPECS) >= {"alexnet", "dreamsim-ensemble", "dino-vits16", "dinov2-base"}

@@ -30,15 +30,18 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from realbench.errors import RealBenchError
-from realbench.registry import Registry
+from realbench.core.errors import RealBenchError
+from realbench.core.registry import Registry
 
 BACKBONES = Registry("base model", package="realbench.methods.backbones")
 
 
 TASKS = {"inpainting": "realfill", "text-to-image": "dreambooth"}  # the kind of base model each method fine-tunes
 ARTICLE = {"inpainting": "an", "text-to-image": "a"}
-DDPM_SAMPLERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler"}
+# every sampler a family may offer (``sample.scheduler`` names -> diffusers scheduler classes); a
+# family lists the ones its models take in ``samplers``
+SAMPLERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler", "dpmsolver": "DPMSolverMultistepScheduler",
+            "flow-euler": "FlowMatchEulerDiscreteScheduler"}
 DEFAULT_SAMPLER = "ddpm"  # RealFill's (the paper samples with DDPM)
 
 
@@ -59,7 +62,7 @@ class Backbone:
     noise_scheduler_class: ClassVar[str] = "DDPMScheduler"  # the training noise schedule, from scheduler/
     prediction_types: ClassVar[tuple[str, ...]] = ("epsilon", "v_prediction")  # the targets it can train
     pixel_multiple: ClassVar[int] = 8  # image sides it takes are multiples of this (the VAE's stride)
-    samplers: ClassVar[dict[str, str]] = DDPM_SAMPLERS  # sample.scheduler names -> diffusers scheduler classes
+    samplers: ClassVar[tuple[str, ...]] = ("ddpm", "ddim", "dpmsolver")  # the SAMPLERS its models take
     default_sampler: ClassVar[str] = DEFAULT_SAMPLER
 
     def __init__(self, path: Path, device: Any):
@@ -197,7 +200,7 @@ class Backbone:
         """A fresh scheduler for sampling, of the class ``sampler`` names, on the training schedule."""
         import diffusers
 
-        return getattr(diffusers, self.samplers[sampler]).from_config(noise_scheduler.config)
+        return getattr(diffusers, SAMPLERS[sampler]).from_config(noise_scheduler.config)
 
     def pipeline(self, frozen: dict[str, Any], models: dict[str, Any], scheduler: Any) -> Any:
         """The diffusers inpainting pipeline for sampling, from the fitted (merged) models."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from realbench.errors import RealBenchError
+from realbench.core.errors import RealBenchError
 
 from .base import BACKBONES, TASKS, Backbone, config_value
 
@@ -66,7 +66,7 @@ class FluxFill(Backbone):
     noise_scheduler_class = "FlowMatchEulerDiscreteScheduler"
     prediction_types = ("flow",)
     pixel_multiple = 16  # the VAE's stride (8) times the 2 x 2 packing
-    samplers = {"flow-euler": "FlowMatchEulerDiscreteScheduler"}
+    samplers = ("flow-euler",)
     default_sampler = "flow-euler"
     guidance_embedding = GUIDANCE_EMBEDDING
 

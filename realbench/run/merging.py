@@ -1,0 +1,166 @@
+"""``realbench merge``: combine the shard folders of one run (``--shard I/N``) into one run folder
+(its records and images; the summary files are the summarising layer's, written by the API).
+
+Shards are found from folders, shell globs or a parent folder holding them; they must be parts of
+one run (same method, config and data content) and, unless ``partial``, cover every scene. The
+merged folder is built beside its destination and renamed into place when complete, so a killed
+merge leaves nothing a rerun would trip over.
+"""
+from __future__ import annotations
+
+import glob
+import shutil
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from realbench.core.errors import RealBenchError
+from realbench.core.files import staged_folder, staged_leftovers
+from realbench.core.paths import check_out, inside, printable
+
+from .naming import unsharded_name
+from .records import Record, RecordStore, read_records
+from .runfolder import RunFolder
+from .runlock import RunLock
+from .runmeta import RunMeta
+
+
+def find_shards(sources: Sequence[str | Path]) -> list[Path]:
+    """Run folders named by ``sources``: folders, glob patterns (quoted, so the shell left them),
+    or a parent folder whose run folders are shards."""
+    found: list[Path] = []
+    for source in sources:
+        text = str(source)
+        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
+        if not matches:
+            raise RealBenchError("no folder matches this pattern", path=printable(text))
+        for match in map(Path, matches):
+            if RunFolder(match).exists():
+                found.append(match)
+            elif match.is_dir():
+                found += sorted(child for child in match.iterdir()
+                                if RunFolder(child).exists() and RunFolder(child).read_meta().shard is not None)
+            else:
+                raise RealBenchError("not a run folder (no run.json) and not a folder of shards", path=str(match))
+    if not found:
+        raise RealBenchError("found no shard folders to merge", path=", ".join(map(str, sources)))
+    return list(dict.fromkeys(found))
+
+
+def _check_one_run(shards: list[Path], metas: list[RunMeta]) -> None:
+    first = metas[0]
+    for shard, meta in zip(shards, metas):
+        if meta.shard is None:
+            raise RealBenchError("not a shard (run without --shard); merge the parts of one --shard I/N series",
+                                 path=str(shard))
+        problem = None
+        assert meta.shard is not None and first.shard is not None
+        if (meta.method, meta.config_hash) != (first.method, first.config_hash):
+            problem = f"method {meta.method} config {meta.config_hash}, the first shard {first.method} " \
+                      f"config {first.config_hash}"
+        elif meta.shard[1] != first.shard[1]:
+            problem = f"a part of {meta.shard[1]}, the first shard a part of {first.shard[1]}"
+        elif sorted(meta.data.all_scenes) != sorted(first.data.all_scenes):
+            problem = "another scene set"
+        if problem:
+            raise RealBenchError(f"not a part of the same run as {shards[0]}: {problem}", path=str(shard))
+    _check_same_content(shards, metas)
+    indices = [m.shard[0] for m in metas if m.shard is not None]
+    if len(set(indices)) < len(indices):
+        raise RealBenchError("two of the folders are the same shard (same I of --shard I/N); merge each part once")
+
+
+def _check_same_content(shards: list[Path], metas: list[RunMeta]) -> None:
+    """Shards made on data with other content under the same names never merge."""
+    seen: dict[str, tuple[str, Path]] = {}
+    for shard, meta in zip(shards, metas):
+        for scene, checksum in meta.data.scene_checksums.items():
+            if scene in seen and seen[scene][0] != checksum:
+                raise RealBenchError(f"scene '{printable(scene)}' has content {checksum} here and {seen[scene][0]} "
+                                     f"in {seen[scene][1]}: the shards were made on different data", path=str(shard))
+            seen.setdefault(scene, (checksum, shard))
+
+
+def _coverage(metas: list[RunMeta]) -> list[str]:
+    """Scenes of the whole run that no shard holds."""
+    wanted = set(metas[0].data.all_scenes)
+    scored = {scene for m in metas for scene in m.scenes}
+    missing = sorted(wanted - scored, key=metas[0].scene_key())
+    if not missing:
+        return []
+    return [f"{len(missing)} of {len(wanted)} scenes are in no shard ({', '.join(missing[:10])}"
+            f"{', ...' if len(missing) > 10 else ''})"]
+
+
+def _collect(shards: list[Path]) -> dict[tuple[str, str, int], tuple[Record, Path]]:
+    records: dict[tuple[str, str, int], tuple[Record, Path]] = {}
+    for shard in shards:
+        for record in read_records(RunFolder(shard).records_path):
+            source = inside(shard, record.image, "record image")  # never a path outside the shard
+            if not source.is_file():
+                raise RealBenchError(f"the image of scene '{record.scene}' sample {record.sample} is missing",
+                                     path=str(source))
+            previous = records.get(record.key)
+            if previous and previous[1] != shard and previous[0].image_sha256 != record.image_sha256:
+                raise RealBenchError(f"scene '{record.scene}' sample {record.sample} differs between shards "
+                                     f"{previous[1]} and {shard}", path=str(shard))
+            records[record.key] = (record, shard)
+    return records
+
+
+def merged_meta(metas: list[RunMeta], shards: list[Path], problems: list[str]) -> RunMeta:
+    first = metas[0]
+    key = first.scene_key()
+    scenes = sorted({s for m in metas for s in m.scenes}, key=key)
+    checksums = {s: c for m in metas for s, c in m.data.scene_checksums.items()}
+    data = replace(first.data, scene_checksums={s: checksums[s] for s in scenes})
+    protocols = {k: v for m in metas for k, v in m.metric_protocols.items()}
+    return replace(first, shard=None, scenes=scenes, data=data, merged_from=[str(s) for s in shards],
+                   partial=problems or None, metrics=list(dict.fromkeys(x for m in metas for x in m.metrics)),
+                   metric_info={k: v for m in metas for k, v in m.metric_info.items()}, metric_protocols=protocols,
+                   unavailable={k: v for m in metas for k, v in m.unavailable.items() if k not in protocols})
+
+
+def merge_runs(sources: Sequence[str | Path], out: str | Path | None = None, partial: bool = False) -> Path:
+    """Refuses shards of different runs or data, conflicting samples and (unless ``partial``) a
+    set of shards that does not cover the whole run; writes nothing then. ``out`` defaults to the
+    shards' common name without ``-shard-IofN`` when they were named by default."""
+    shards = find_shards(sources)
+    metas = [RunFolder(s).read_meta() for s in shards]
+    _check_one_run(shards, metas)
+    problems = _coverage(metas)
+    if problems and not partial:
+        raise RealBenchError(f"the shards do not cover the whole run: {'; '.join(problems)}. Merge every shard, "
+                             "or pass --partial to merge these alone (the result says it is partial)")
+    target = Path(out) if out is not None else _default_out(shards)
+    check_out(target, "merge --out")
+    if target.exists() and any(target.iterdir()):
+        raise RealBenchError("merge output folder exists and is not empty", path=str(target))
+    records = _collect(shards)
+    _write(target, records, merged_meta(metas, shards, problems))
+    return target
+
+
+def _default_out(shards: list[Path]) -> Path:
+    names = {unsharded_name(s) for s in shards}
+    if len(names) != 1 or None in names:
+        raise RealBenchError("give --out: the shard folders are not named by default (…-shard-IofN) or disagree")
+    return names.pop()  # type: ignore[return-value]
+
+
+def _write(target: Path, records: dict[tuple[str, str, int], tuple[Record, Path]], meta: RunMeta) -> None:
+    """Build the merged folder beside ``target`` and rename it into place when complete; what a
+    killed merge left (its staging folder holds a run.json of the shards' run) goes first."""
+    for stale in staged_leftovers(target):
+        if (stale / RunFolder.META).is_file():
+            shutil.rmtree(stale, ignore_errors=True)
+    try:
+        with staged_folder(target) as staging, RunLock(staging):
+            RunFolder(staging).write_meta(meta)  # first: it marks the staging folder as a merge's
+            for record, shard in records.values():
+                destination = inside(staging, record.image, "record image")
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(inside(shard, record.image, "record image"), destination)
+            RecordStore(staging).append(sorted((r for r, _ in records.values()), key=lambda r: r.key))
+    except OSError as exc:
+        raise RealBenchError(f"cannot write the merge folder ({exc.strerror or exc})", path=str(target)) from None

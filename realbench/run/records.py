@@ -1,0 +1,268 @@
+"""Per-sample records in ``records.jsonl``: typed, append-only, crash-safe, last record per key wins.
+
+``Record`` is one line: the one reader (``Record.from_json``) checks every field's type and
+refuses non-finite numbers, naming the file and line; the one writer (``Record.to_json``) writes
+strict JSON. A run killed at any instant (even mid-line) leaves a file whose complete lines are
+all valid records; ``RecordStore`` drops a trailing partial line before appending again. Because
+every line is self-contained, a run resumes from its records and shards merge by concatenation.
+"""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from realbench.core import jsonio
+from realbench.core.errors import RealBenchError
+from realbench.core.fields import FieldReader, brief, is_number
+from realbench.core.paths import check_name, printable
+from realbench.core.scene import TASKS
+
+RECORDS = "records.jsonl"
+RECORD_VERSION = 2  # 1: records before typing (no record_version field)
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+MAX_LINE = 4 * 2**20  # one record is a few KB; a longer line is not a record
+
+
+def protocol_version(protocol: dict[str, Any] | str | None) -> int:
+    """The version a recorded metric protocol was computed under: records made before versioning
+    hold none (the first ones, a hash string instead of the protocol), so version 1."""
+    return int(protocol.get("version", 1)) if isinstance(protocol, dict) else 1
+
+
+@dataclass(frozen=True)
+class Record:
+    """One scene's one sample: how it was made, where its image is, what it scored."""
+
+    method: str
+    scene: str
+    sample: int
+    seed: int
+    task: str
+    config_hash: str
+    scene_checksum: str
+    image: str  # path inside the run folder
+    image_sha256: str
+    metrics: dict[str, float | None] = field(default_factory=dict)  # None: asked for, not computed
+    metric_protocols: dict[str, Any] = field(default_factory=dict)
+    metric_errors: dict[str, str] = field(default_factory=dict)  # why a value is None
+    info: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    correspondences: int | None = None
+    time: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    git: str | None = None
+    version: int = RECORD_VERSION
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.method, self.scene, self.sample)
+
+    @property
+    def fallback(self) -> str | None:
+        value = self.info.get("fallback")
+        return str(value) if value else None
+
+    def with_scores(self, metrics: dict[str, float | None], protocols: dict[str, Any],
+                    correspondences: int | None = None, ranked: bool = False) -> Record:
+        """This record with (re)computed values; non-finite values become None with the reason."""
+        values, errors = finite_metrics(metrics)
+        kept_errors = {k: v for k, v in self.metric_errors.items() if k not in metrics}
+        return replace(self, metrics={**self.metrics, **values},
+                       metric_protocols={**self.metric_protocols, **protocols}, metric_errors={**kept_errors, **errors},
+                       correspondences=correspondences if ranked else self.correspondences)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"record_version": self.version, "method": self.method, "scene": self.scene, "sample": self.sample,
+               "seed": self.seed, "task": self.task, "config_hash": self.config_hash,
+               "scene_checksum": self.scene_checksum, "image": self.image, "image_sha256": self.image_sha256,
+               "metrics": self.metrics, "metric_protocols": self.metric_protocols, "info": self.info,
+               "seconds": self.seconds, "time": self.time, "versions": self.versions, "git": self.git}
+        if self.metric_errors:
+            out["metric_errors"] = self.metric_errors
+        if self.correspondences is not None:
+            out["correspondences"] = self.correspondences
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        """Deprecated dict-style access (``record["scene"]``), for code written before records were
+        typed; use the attributes."""
+        warnings.warn("records are typed now: use record.scene, not record['scene']", DeprecationWarning,
+                      stacklevel=2)
+        return self.to_json()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        warnings.warn("records are typed now: use their attributes, not .get()", DeprecationWarning, stacklevel=2)
+        return self.to_json().get(key, default)
+
+    def keys(self):
+        """Deprecated: ``dict(record)``; use ``record.to_json()``."""
+        warnings.warn("records are typed now: use record.to_json(), not dict(record)", DeprecationWarning,
+                      stacklevel=2)
+        return self.to_json().keys()
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str, path: str | None) -> Record:
+        """The one reader: every field checked; names from data checked as file names."""
+        r = FieldReader(obj, where, path)
+        scene = check_name(r.text("scene"), f"{where}: scene id", path=path)
+        task = r.text("task")
+        if task not in TASKS:
+            r.fail(f"field 'task' must be one of {', '.join(TASKS)}, got {brief(task)}")
+        record = cls(
+            method=r.text("method", ""), scene=scene, sample=r.integer("sample", minimum=0),
+            seed=r.integer("seed", 0), task=task, config_hash=r.text("config_hash", ""),
+            scene_checksum=r.text("scene_checksum", ""), image=r.text("image"),
+            image_sha256=r.text("image_sha256", ""), metrics=_metric_values(r), metric_protocols=_protocols(r),
+            metric_errors=r.text_mapping("metric_errors", {}), info=r.mapping("info", {}) or {},
+            seconds=_numbers(r, "seconds"), correspondences=r.integer("correspondences", None, minimum=0),
+            time=r.text("time", ""), versions=r.text_mapping("versions", {}), git=r.text("git", None),
+            version=r.integer("record_version", 1, minimum=1))
+        if record.version > RECORD_VERSION:
+            r.fail(f"record version {record.version} is newer than this realbench understands ({RECORD_VERSION}); "
+                   "upgrade realbench")
+        return record
+
+
+def finite_metrics(values: dict[str, Any]) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Metric values as plain floats; NaN and infinities become None, with the reason."""
+    out: dict[str, float | None] = {}
+    errors: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            out[name] = None
+            continue
+        number = float(value)
+        if math.isfinite(number):
+            out[name] = number
+        else:
+            out[name] = None
+            errors[name] = f"the metric returned {number!r}, which is not a finite number"
+    return out, errors
+
+
+def _metric_values(r: FieldReader) -> dict[str, float | None]:
+    values = r.mapping("metrics", {}) or {}
+    for name, value in values.items():
+        if value is not None and (not is_number(value) or not math.isfinite(value)):
+            r.fail(f"metric '{printable(name)}' must be a finite number or null, got {brief(value)}")
+    return {k: (None if v is None else float(v)) for k, v in values.items()}
+
+
+def _protocols(r: FieldReader) -> dict[str, Any]:
+    protocols = r.mapping("metric_protocols", {}) or {}
+    for name, protocol in protocols.items():
+        if isinstance(protocol, dict):
+            version = protocol.get("version", 1)
+            if isinstance(version, bool) or not isinstance(version, int):
+                r.fail(f"the protocol version of metric '{printable(name)}' must be a whole number, "
+                       f"got {brief(version)}")
+        elif not isinstance(protocol, str):  # the first records held a hash string
+            r.fail(f"the protocol of metric '{printable(name)}' must be a mapping, got {brief(protocol)}")
+    return protocols
+
+
+def _numbers(r: FieldReader, key: str) -> dict[str, float]:
+    values = r.mapping(key, {}) or {}
+    for name, value in values.items():
+        if not is_number(value) or not math.isfinite(value):
+            r.fail(f"field '{key}.{printable(name)}' must be a finite number, got {brief(value)}")
+    return {k: float(v) for k, v in values.items()}
+
+
+class RecordStore:
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / RECORDS
+
+    def load(self) -> dict[tuple[str, str, int], Record]:
+        """All complete records, the last one for each (method, scene, sample) winning."""
+        return {record.key: record for record in read_records(self.path)}
+
+    def _open(self, flags: int) -> int:
+        """A descriptor of the records file that never follows a symbolic link."""
+        try:
+            return os.open(self.path, flags | NOFOLLOW, 0o666)
+        except OSError as exc:
+            if self.path.is_symlink():
+                raise RealBenchError("records.jsonl is a symbolic link; refusing to write through it",
+                                     path=str(self.path)) from None
+            raise RealBenchError(f"cannot write records ({exc.strerror or exc})", path=str(self.path)) from None
+
+    def _repair_tail(self) -> None:
+        """Cut a torn last line (a killed write), reading only the file's end."""
+        if not self.path.exists() and not self.path.is_symlink():
+            return
+        fd = self._open(os.O_RDWR)
+        with os.fdopen(fd, "rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            position = size
+            while position > 0:
+                step = min(1 << 16, position)
+                handle.seek(position - step)
+                block = handle.read(step)
+                cut = block.rfind(b"\n")
+                if cut >= 0:
+                    handle.truncate(position - step + cut + 1)
+                    return
+                position -= step
+            handle.truncate(0)
+
+    def append(self, records: Iterable[Record]) -> None:
+        self._repair_tail()
+        lines = "".join(jsonio.dumps(r.to_json(), sort_keys=True) + "\n" for r in records)
+        fd = self._open(os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def read_records(path: Path) -> list[Record]:
+    """Complete lines of a records file; a torn last line (from a kill) is ignored. A complete line
+    that is not a valid record is one clear error naming the line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    try:
+        with open(path, "rb") as handle:
+            number = 0
+            while True:
+                line = handle.readline(MAX_LINE + 1)
+                if not line:
+                    break
+                number += 1
+                if len(line) > MAX_LINE:
+                    raise RealBenchError(f"line {number} is longer than {MAX_LINE // 2**20} MiB: not a realbench "
+                                         "record", path=str(path))
+                if not line.endswith(b"\n"):
+                    break  # torn by a kill: the rerun repairs it
+                records.append(_parse_line(line, number, path))
+    except OSError as exc:
+        raise RealBenchError(f"cannot read records ({exc.strerror or exc})", path=str(path)) from None
+    return records
+
+
+def read_record_dicts(path: Path) -> list[dict[str, Any]]:
+    """The records as their JSON objects (each validated), e.g. for ``pandas.json_normalize``."""
+    return [record.to_json() for record in read_records(path)]
+
+
+def _parse_line(line: bytes, number: int, path: Path) -> Record:
+    try:
+        obj = jsonio.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RealBenchError(f"line {number} is not UTF-8 text", path=str(path)) from None
+    except (ValueError, RecursionError):
+        raise RealBenchError(f"line {number} is not JSON (a realbench record per line is expected)",
+                             path=str(path)) from None
+    return Record.from_json(obj, f"line {number}", str(path))

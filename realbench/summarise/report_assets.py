@@ -1,0 +1,116 @@
+"""The images of an HTML report, at the size of their content.
+
+Photos are stored as JPEG (quality ``JPEG_QUALITY``, stated in the page), thumbnails for the grids
+and full size behind a click; the same picture shown twice (a sample that is both the best and
+the top-ranked) is stored once. Full-size images are embedded as data URIs in a self-contained
+page, or written to ``<report>_files/`` beside it. That folder is realbench's: it carries a marker
+file, is rebuilt whole on every build (no stale images) and an existing folder of that name without
+the marker is never touched (a user's folder is not deleted).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from realbench.core.errors import RealBenchError
+from realbench.core.files import FOLDER_MODE, atomic_write_bytes
+
+JPEG_QUALITY = 90
+THUMB = 192
+THUMB_QUALITY = 80
+MARKER = ".realbench-report"  # inside <report>_files/: this folder was made by realbench
+
+
+def jpeg(array: np.ndarray, quality: int = JPEG_QUALITY, size: int | None = None) -> bytes:
+    image = Image.fromarray(array)
+    if size is not None:
+        image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def data_uri(data: bytes, kind: str = "jpeg") -> str:
+    return f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
+
+
+def thumb_uri(array: np.ndarray) -> str:
+    return data_uri(jpeg(array, THUMB_QUALITY, THUMB))
+
+
+class Assets:
+    """Full-size images: data URIs, or files in the report's folder (links relative to the page)."""
+
+    def __init__(self, embed: bool, files_dir: Path, staging: Path | None):
+        self.embed, self.files_dir, self.staging = embed, files_dir, staging
+        self._stored: dict[str, str] = {}  # content hash -> href
+
+    def image(self, name: str, array: np.ndarray) -> str:
+        data = jpeg(array)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in self._stored:
+            self._stored[digest] = data_uri(data) if self.embed else self._write(name, data)
+        return self._stored[digest]
+
+    def _write(self, name: str, data: bytes) -> str:
+        assert self.staging is not None
+        path = self.staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return f"{self.files_dir.name}/{name}"
+
+
+class AssetFolder:
+    """``<report>_files/``: staged beside the page, swapped in whole when the page is written."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.files_dir = out.with_name(out.stem + "_files")
+        self.staging: Path | None = None
+
+    def check(self) -> None:
+        """Refuse before any work a folder of that name that realbench did not make."""
+        if self.files_dir.exists() and not (self.files_dir / MARKER).is_file():
+            raise RealBenchError(f"a folder named {self.files_dir.name} is beside the report and was not made by "
+                                 "realbench (it has no marker); move it, or give the report another --out name",
+                                 path=str(self.files_dir))
+
+    def stage(self, embed: bool) -> Assets:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.out.parent.glob(f".{self.files_dir.name}.*"):  # a killed build's staging folders
+            if (stale / MARKER).is_file():
+                shutil.rmtree(stale, ignore_errors=True)
+        for stale in self.out.parent.glob(f".{self.out.name}.*.tmp"):  # and its half-written page
+            stale.unlink(missing_ok=True)
+        if not embed:
+            self.staging = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f".{self.files_dir.name}."))
+            os.chmod(self.staging, FOLDER_MODE)
+            atomic_write_bytes(self.staging / MARKER, b"made by realbench report; rebuilt whole on every build\n")
+        return Assets(embed, self.files_dir, self.staging)
+
+    def commit(self, page: str) -> None:
+        """The new image folder replaces the old one whole, then the page is written."""
+        if self.staging is not None:
+            old = self.files_dir.with_name(f".{self.files_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            if self.files_dir.exists():
+                self.files_dir.rename(old)
+            self.staging.rename(self.files_dir)
+            self.staging = None
+            shutil.rmtree(old, ignore_errors=True)
+        elif self.files_dir.is_dir():  # marked (checked): a self-contained page needs it no more
+            shutil.rmtree(self.files_dir)
+        atomic_write_bytes(self.out, page.encode())
+
+    def discard(self) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
