@@ -53,7 +53,7 @@ class Output:
 
 @dataclass
 class MethodSettings:
-    feather: int = setting(0, min=0, help="pixels over which the output is blended into the known region")
+    feather: int = setting(0, min=0, max=1024, help="pixels over which the output is blended into the known region")
 
 
 class Method:

@@ -190,7 +190,7 @@ def load_scheduler(path: str | Path):
 
 
 def resolution_setting(default):
-    return setting(default, min=8, multiple_of=8,
+    return setting(default, min=8, max=8192, multiple_of=8,
                    help="working resolution: the shorter side the model generates at (the output is resized back)")
 
 
@@ -199,12 +199,12 @@ class PipelineSettings:
     """What every diffusion pipeline method takes."""
 
     model: str = setting("", help="base model: a hub id or a local diffusers folder")
-    steps: int = setting(50, min=1, help="denoising steps")
-    guidance: Number = setting(7.5, min=0, help="classifier-free guidance scale")
-    batch: int = setting(4, min=1, help="samples generated per pipeline call")
+    steps: int = setting(50, min=1, max=100_000, help="denoising steps")
+    guidance: Number = setting(7.5, min=0, max=1000, help="classifier-free guidance scale")
+    batch: int = setting(4, min=1, max=4096, help="samples generated per pipeline call")
     dtype: str = setting("fp16", help="precision on GPUs (fp16, bf16, fp32); the CPU always computes in float32")
     device: str = setting("auto", help="torch device; 'auto' picks CUDA, then MPS, then the CPU")
-    feather: int = setting(1, min=0, help="pixels over which the output is blended into the known region")
+    feather: int = setting(1, min=0, max=1024, help="pixels over which the output is blended into the known region")
     resolution: int = resolution_setting(512)
 
 
@@ -235,5 +235,5 @@ class PipelineMethod(Method):
         if self._pipe is None:
             device = pick_device(self.device or self.settings.device)
             self._pipe = self.build_pipeline(str(self.model_path), pick_dtype(self.settings.dtype, device)).to(device)
-            self._pipe.set_progress_bar_config(leave=False, desc=self.info.name)
+            self._pipe.set_progress_bar_config(leave=False, desc=self.info.name, disable=not self.progress)
         return self._pipe

@@ -26,7 +26,8 @@ class FolderSettings:
     path: str = setting("", help="folder holding <scene_id>/*.png|jpg")
     resize: bool = setting(False, help="resample images whose size differs from the target (recorded)")
     composite: bool = setting(False, help="paste the target's known pixels back over each image")
-    feather: int = setting(0, min=0, help="pixels over which a composited image is blended into the known region")
+    feather: int = setting(0, min=0, max=1024,
+                           help="pixels over which a composited image is blended into the known region")
 
 
 READ_THREADS = 4

@@ -44,16 +44,17 @@ class Warp:
 @dataclass
 class HomographySettings:
     ratio: float = setting(0.75, above=0, max=1, help="Lowe's ratio test threshold for SIFT matches")
-    ransac_px: float = setting(4.0, above=0, help="RANSAC reprojection threshold (pixels)")
-    min_inliers: int = setting(12, min=4, help="homography inliers needed to use a reference")
-    max_features: int = setting(8000, min=1, help="SIFT features per image")
-    ring: int = setting(16, min=0, help="width of the known ring around the hole used to judge a warp (pixels)")
-    ring_sigma: float = setting(12.0, above=0, help="how fast a warp's weight falls with its ring error")
-    max_ring_error: float = setting(30.0, above=0, help="a warp whose mean ring error exceeds this is skipped")
-    border_px: int = setting(16, min=1, help="taper of a warp's weight towards its border (pixels)")
-    max_side: int = setting(1024, min=32, help="references are matched at most this large")
-    telea_radius: Number = setting(5, above=0, help="Telea radius for pixels no reference covers")
-    feather: int = setting(2, min=0, help="pixels over which the output is blended into the known region")
+    ransac_px: float = setting(4.0, above=0, max=1000, help="RANSAC reprojection threshold (pixels)")
+    min_inliers: int = setting(12, min=4, max=1_000_000, help="homography inliers needed to use a reference")
+    max_features: int = setting(8000, min=1, max=1_000_000, help="SIFT features per image")
+    ring: int = setting(16, min=0, max=1024,
+                        help="width of the known ring around the hole used to judge a warp (pixels)")
+    ring_sigma: float = setting(12.0, above=0, max=1e6, help="how fast a warp's weight falls with its ring error")
+    max_ring_error: float = setting(30.0, above=0, max=255, help="a warp whose mean ring error exceeds this is skipped")
+    border_px: int = setting(16, min=1, max=1024, help="taper of a warp's weight towards its border (pixels)")
+    max_side: int = setting(1024, min=32, max=16384, help="references are matched at most this large")
+    telea_radius: Number = setting(5, above=0, max=256, help="Telea radius for pixels no reference covers")
+    feather: int = setting(2, min=0, max=1024, help="pixels over which the output is blended into the known region")
     references: str = setting("all", choices=("all", "one"), since="0.2",
                               help="all: fuse every reference into one fill; one: TransFill's protocol, one sample "
                                    "per reference (sample k warps reference k alone; --samples N takes the first N)")

@@ -45,7 +45,7 @@ def _import(*candidates: str, attr: str):
 @dataclass
 class PaintByExampleSettings(PipelineSettings):
     model: str = setting(PAINT_BY_EXAMPLE, help="base model: a hub id or a local diffusers folder")
-    guidance: Number = setting(5.0, min=0, help="classifier-free guidance scale")
+    guidance: Number = setting(5.0, min=0, max=1000, help="classifier-free guidance scale")
 
 
 def pipeline_class():

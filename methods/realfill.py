@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 from realbench.core.devices import pick_device
 from realbench.core.errors import RealBenchError
-from realbench.core.files import staged_folder, staged_leftovers
+from realbench.core.files import staged_folder
 from realbench.core.provenance import config_hash
 from realbench.core.settings import Number, nested, setting
 
@@ -66,15 +66,16 @@ log = logging.getLogger(__name__)
 class LoRATrainSettings:
     """The fine-tune RealFill and DreamBooth share (the paper's defaults)."""
 
-    steps: int = setting(2000, min=1, help="fine-tuning steps (optimiser steps)")
-    batch_size: int = setting(16, min=1, help="examples per micro-batch (the scene's images cycled)")
-    grad_accum: int = setting(1, min=1, since="0.2", help="micro-batches per optimiser step: the effective batch is "
-                                             "batch_size x grad_accum (less GPU memory, the same recipe)")
-    resolution: int = setting(512, min=8, multiple_of=8, help="training crop size (pixels)")
+    steps: int = setting(2000, min=1, max=10_000_000, help="fine-tuning steps (optimiser steps)")
+    batch_size: int = setting(16, min=1, max=4096, help="examples per micro-batch (the scene's images cycled)")
+    grad_accum: int = setting(1, min=1, max=4096, since="0.2",
+                              help="micro-batches per optimiser step: the effective batch is batch_size x grad_accum "
+                                   "(less GPU memory, the same recipe)")
+    resolution: int = setting(512, min=8, max=8192, multiple_of=8, help="training crop size (pixels)")
     unet_lr: float = setting(2e-4, above=0, help="learning rate of the denoiser's LoRA (UNet or transformer)")
     text_encoder_lr: float = setting(4e-5, min=0, help="learning rate of the text encoder's LoRA")
-    warmup_steps: int = setting(100, min=0, help="linear warm-up steps")
-    lora_rank: int = setting(8, min=1, help="LoRA rank")
+    warmup_steps: int = setting(100, min=0, max=10_000_000, help="linear warm-up steps")
+    lora_rank: int = setting(8, min=1, max=4096, help="LoRA rank")
     lora_alpha: Number = setting(16, above=0, help="LoRA alpha")
     lora_dropout: float = setting(0.1, min=0, below=1, help="LoRA dropout")
     unet_targets: list[str] = setting(["to_q", "to_k", "to_v"],
@@ -85,7 +86,7 @@ class LoRATrainSettings:
     adam_eps: float = setting(1e-8, above=0, help="AdamW epsilon")
     max_grad_norm: float = setting(1.0, above=0, help="gradient clipping norm")
     prompt_dropout: float = setting(0.1, min=0, max=1, help="probability of training on the empty prompt")
-    checkpoint_every: int = setting(250, min=1, help="steps between resumable checkpoints")
+    checkpoint_every: int = setting(250, min=1, max=10_000_000, help="steps between resumable checkpoints")
     seed: int = setting(0, help="seed of the training draws and the LoRA initialisation")
     mixed_precision: str = setting("no", help="no, fp16 or bf16 (GPUs only)")
     gradient_checkpointing: bool = setting(False, help="trade compute for GPU memory")
@@ -97,21 +98,21 @@ class TrainSettings(LoRATrainSettings):
 
     full_mask_prob: float = setting(0.1, min=0, max=1, help="probability of masking the whole image")
     complement_prob: float = setting(0.5, min=0, max=1, help="probability of flipping a random mask")
-    max_rectangles: int = setting(30, min=2, help="rectangles per random mask (1 to this minus one)")
+    max_rectangles: int = setting(30, min=2, max=10_000, help="rectangles per random mask (1 to this minus one)")
 
 
 @dataclass
 class SampleSettings:
-    steps: int = setting(200, min=1, help="denoising steps")
-    guidance: float = setting(1.0, min=0, help="classifier-free guidance scale")
-    batch: int = setting(4, min=1, help="samples per pipeline call")
+    steps: int = setting(200, min=1, max=100_000, help="denoising steps")
+    guidance: float = setting(1.0, min=0, max=1000, help="classifier-free guidance scale")
+    batch: int = setting(4, min=1, max=4096, help="samples per pipeline call")
     # which of them the base model takes is its backbone's: checked when the method is built
     scheduler: str = setting("ddpm", choices=tuple(SAMPLERS),
                              help="sampler: ddpm, ddim or dpmsolver for SD models, flow-euler for FLUX Fill (the "
                                   "default, ddpm, means a flow-matching model's own flow-euler)")
     dtype: str = setting("fp16", help="precision on GPUs (fp16, bf16, fp32); the CPU computes in float32")
     # None: the training resolution (the LoRA learned 512 px crops), on the shorter side
-    resolution: int | None = setting(None, min=8, multiple_of=8,
+    resolution: int | None = setting(None, min=8, max=8192, multiple_of=8,
                                         help="working resolution (shorter side); default: train.resolution")
     canvas: str = setting("target", choices=("target", "blank"), since="0.2",
                           help="target: complete the target; blank: an all-ones mask, every pixel generated "
@@ -124,7 +125,7 @@ class FineTuneSettings:
 
     model: str = setting(SD2_INPAINTING, help="base model: a hub id or a local diffusers folder")
     prompt: str = setting("a photo of sks", help="the scene's prompt")
-    feather: int = setting(1, min=0, help="pixels over which the output is blended into the known region")
+    feather: int = setting(1, min=0, max=1024, help="pixels over which the output is blended into the known region")
     device: str = setting("auto", help="torch device; 'auto' picks CUDA, then MPS, then the CPU")
 
 
@@ -329,7 +330,7 @@ class LoRAFineTune(PipelineMethod):
 
         total, every = int(self.settings.train.steps), int(self.settings.train.checkpoint_every)
         bar = tqdm(total=total, initial=progress.step, desc=f"{self.info.name} fit {scene.id}", unit="step",
-                   leave=False)
+                   leave=False, disable=not self.progress)
         while progress.step < total:
             step_start = time.perf_counter()
             loss = oom_guard(partial(self._optimiser_step, batches, ctx, opt),
@@ -473,8 +474,6 @@ class LoRAFineTune(PipelineMethod):
     @staticmethod
     def _atomic_dir(final: Path, write) -> None:
         """A LoRA or a checkpoint written whole, replacing the previous one (files.staged_folder)."""
-        for stale in staged_leftovers(final):  # a killed save's folder
-            shutil.rmtree(stale, ignore_errors=True)
         with staged_folder(final, replace=True) as tmp:
             write(tmp)
 
@@ -540,7 +539,7 @@ class LoRAFineTune(PipelineMethod):
         merged = {name: model.merge_and_unload().eval() for name, model in models.items()}
         pipe = backbone.pipeline(frozen, merged, backbone.sampling_scheduler(self.sampler, base["noise_scheduler"]))
         pipe = pipe.to(device) if dtype == torch.float32 else pipe.to(device, dtype)
-        pipe.set_progress_bar_config(leave=False, desc=f"{self.info.name} sample")
+        pipe.set_progress_bar_config(leave=False, desc=f"{self.info.name} sample", disable=not self.progress)
         return pipe
 
     def sample_info(self) -> dict[str, Any]:

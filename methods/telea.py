@@ -15,8 +15,8 @@ from .base import METHODS, Method, MethodInfo, Output
 
 @dataclass
 class TeleaSettings:
-    radius: Number = setting(5, above=0, help="neighbourhood radius of the fast-marching inpainting (pixels)")
-    feather: int = setting(0, min=0, help="pixels over which the output is blended into the known region")
+    radius: Number = setting(5, above=0, max=256, help="neighbourhood radius of the fast-marching inpainting (pixels)")
+    feather: int = setting(0, min=0, max=1024, help="pixels over which the output is blended into the known region")
 
 
 @METHODS.register("telea")

@@ -1,5 +1,6 @@
 """One writer per run folder, leftovers of killed runs that never block, inputs validated before
 the first byte and never silently replaced under an existing run."""
+import json
 import os
 import shutil
 import subprocess
@@ -60,11 +61,15 @@ def test_a_killed_report_leaves_nothing_the_next_one_keeps(sample_bench, tmp_pat
     site = tmp_path / "site"
     site.mkdir()
     (site / ".report.html.ab12.tmp").write_text("half a page")
-    (site / ".report_files.zz9").mkdir()  # a killed build's staging folder: it carries realbench's marker
-    (site / ".report_files.zz9" / ".realbench-report").write_text("")
+    import socket
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = site / f".report_files.staging-{socket.gethostname()}-{dead.stdout.strip()}-ab12"  # a killed build's
+    killed.mkdir()
+    (killed / ".realbench-staging").write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
     (site / ".report_files.mine").mkdir()  # a look-alike without the marker is not realbench's: kept
-    build_report([run], site / "report.html")
-    assert sorted(p.name for p in site.iterdir()) == [".report_files.mine", "report.html"]
+    build_report([run], site / "report.html", self_contained=False)
+    assert sorted(p.name for p in site.iterdir()) == [".report_files.mine", "report.html", "report_files"]
 
 
 def _folder_outputs(tmp_path, bench, scenes):

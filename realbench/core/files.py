@@ -6,9 +6,10 @@ shared storage can read results."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,36 +48,75 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 
+STAGING = ".staging-"  # in the name of a folder being built: .<final>.staging-<host>-<pid>-<random>
+STAGING_MARKER = ".realbench-staging"  # inside it: {"host": ..., "pid": ...}
+
+
+def _owner_gone(marker: Path) -> bool:
+    """Whether the process that built a staging folder is gone (on this host; a folder another
+    host is building is never touched)."""
+    try:
+        owner = json.loads(marker.read_text())
+        host, pid = str(owner["host"]), int(owner["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def staged_leftovers(final: Path) -> list[Path]:
-    """Folders a killed ``staged_folder`` for ``final`` left (named as ``mkdtemp`` names them)."""
+    """Folders that a killed ``staged_folder`` for ``final`` left: named and marked as realbench
+    names and marks them, built by a process of this host that is gone."""
     final = Path(final)
-    pattern = re.compile(rf"^\.{re.escape(final.name)}\.[a-z0-9_]{{8}}$")
     if not final.parent.is_dir():
         return []
-    return [p for p in final.parent.iterdir() if pattern.match(p.name) and p.is_dir() and not p.is_symlink()]
+    prefix = f".{final.name}{STAGING}"
+    return [p for p in final.parent.iterdir() if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink()
+            and _owner_gone(p / STAGING_MARKER)]
+
+
+def _mark(folder: Path) -> None:
+    (folder / STAGING_MARKER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
 
 
 @contextlib.contextmanager
 def staged_folder(final: Path, replace: bool = False) -> Iterator[Path]:
     """A folder built beside ``final`` and renamed into place whole when the block ends well
-    (removed when it does not). ``final`` may be missing or empty; with ``replace``, an existing
-    ``final`` is swapped out and removed once the new one is in place."""
+    (removed when it does not; and if this process is killed, removed by the next build of
+    ``final``). ``final`` may be missing or empty; with ``replace``, an existing ``final`` (one
+    realbench made) is swapped out and removed once the new one is in place."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    for stale in staged_leftovers(final):
+        shutil.rmtree(stale, ignore_errors=True)
+    tag = f"{socket.gethostname()}-{os.getpid()}-"
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}{STAGING}{tag}"))
     try:
         os.chmod(tmp, FOLDER_MODE)  # mkdtemp makes 0700
+        _mark(tmp)
         yield tmp
-        if replace and final.exists():
-            old = final.with_name(f".{final.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-            tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            if final.is_dir() and not any(final.iterdir()):
-                final.rmdir()
-            os.replace(tmp, final)
+        (tmp / STAGING_MARKER).unlink()
+        _place(tmp, final, replace)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _place(tmp: Path, final: Path, replace: bool) -> None:
+    if replace and final.exists():
+        _mark(final)  # if killed between the renames, the old one is a leftover like any other
+        old = final.with_name(f"{tmp.name}-old")
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    if final.is_dir() and not any(final.iterdir()):
+        final.rmdir()
+    os.replace(tmp, final)

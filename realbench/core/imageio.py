@@ -10,6 +10,8 @@ import contextlib
 import hashlib
 import io
 import os
+import re
+import stat
 import struct
 import threading
 import warnings
@@ -33,6 +35,24 @@ MAX_GREY_FRACTION = 0.25
 DEFAULT_MAX_PIXELS = 120_000_000
 _limit: int | None = None  # set for the length of a command or run by ``pixel_limit``
 _PILLOW_LOCK = threading.Lock()
+
+
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-f]+>")  # PIL names the stream it read
+
+
+def regular_file(path: Path, scene: str | None = None, what: str = "file") -> Path:
+    """``path`` if it is a regular file: a missing file, a folder, a named pipe or a device is one
+    error (opening a pipe would wait forever for a writer)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise RealBenchError(f"{what} is missing", scene=scene, path=str(path)) from None
+    except OSError as exc:
+        raise RealBenchError(f"cannot read {what} ({exc.strerror or exc})", scene=scene, path=str(path)) from None
+    if not stat.S_ISREG(mode):
+        raise RealBenchError(f"{what} is not a regular file (a folder, a pipe or a device)", scene=scene,
+                             path=str(path))
+    return Path(path)
 
 
 def check_max_pixels(value: object, what: str = "--max-pixels") -> int:
@@ -97,16 +117,16 @@ def open_image(source, scene: str | None, path: str, decode: bool = True) -> Ima
             width, height = image.size
             if width * height > limit:
                 raise RealBenchError(
-                    f"image is {width}x{height} ({width * height / 1e6:.1f} megapixels), above the limit of "
-                    f"{limit:,} pixels (a decompression bomb, or pass --max-pixels to allow it)",
-                    scene=scene, path=path)
+                    f"image is {width}x{height} ({width * height:,} pixels), above the limit of {limit:,} pixels (a "
+                    "decompression bomb, or pass --max-pixels to allow it)", scene=scene, path=path)
             if decode:
                 image.load()
         except RealBenchError:
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, MemoryError,
                 Image.DecompressionBombError) as exc:
-            raise RealBenchError(f"cannot read image ({exc})", scene=scene, path=path) from None
+            text = _OBJECT_REPR.sub("", str(exc)).strip() or type(exc).__name__
+            raise RealBenchError(f"cannot read image ({text})", scene=scene, path=path) from None
         if decode:
             try:
                 ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
@@ -137,8 +157,7 @@ def check_file_budget(path: Path, width: int, height: int, scene: str | None) ->
 
 
 def _open(path: Path, scene: str | None) -> Image.Image:
-    if not path.exists():
-        raise RealBenchError("file is missing", scene=scene, path=str(path))
+    regular_file(path, scene)
     with open_image(path, scene, str(path), decode=False) as header:  # the header only
         check_file_budget(path, *header.size, scene)
     return open_image(path, scene, str(path))
@@ -164,9 +183,7 @@ def image_size(path: Path, scene: str | None = None) -> tuple[int, int]:
     """(width, height) from the header alone, after the same checks as reading (pixel limit, file
     size); PNGs are also verified (chunk checksums), which finds truncated and corrupt files
     without decoding. A PNG is decoded only if it carries an EXIF block (which may rotate it)."""
-    path = Path(path)
-    if not path.exists():
-        raise RealBenchError("file is missing", scene=scene, path=str(path))
+    path = regular_file(Path(path), scene)
     with open_image(path, scene, str(path), decode=False) as image:
         size, fmt = image.size, image.format
         check_file_budget(path, *size, scene)
@@ -207,9 +224,7 @@ def read_image_file(path: Path, scene: str | None = None) -> tuple[np.ndarray, b
     """(RGB uint8 pixels, the file's bytes, whether those bytes are already a PNG of exactly these
     pixels): the file's header is checked, then it is read once, so its hash and a copy of it cost
     no second read, and an 8-bit RGB PNG can be stored as it is instead of being encoded again."""
-    path = Path(path)
-    if not path.exists():
-        raise RealBenchError("file is missing", scene=scene, path=str(path))
+    path = regular_file(Path(path), scene)
     with open_image(path, scene, str(path), decode=False) as header:
         check_file_budget(path, *header.size, scene)
     data = _read_bytes(path, scene)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,15 @@ def finite_or_none(obj: Any) -> Any:
     return obj
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(obj: Any, indent: int | None = None, sort_keys: bool = False) -> str:
-    """Strict JSON text (no NaN/Infinity, UTF-8 characters kept)."""
-    return json.dumps(finite_or_none(obj), indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False,
+    """Strict JSON text (no NaN/Infinity, UTF-8 characters kept); a lone surrogate (an undecodable
+    byte of a file name) is written as its ``\\uXXXX`` escape, so the text can always be saved."""
+    text = json.dumps(finite_or_none(obj), indent=indent, sort_keys=sort_keys, ensure_ascii=False, allow_nan=False,
                       default=str)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _refuse_constant(name: str) -> Any:

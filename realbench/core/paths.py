@@ -75,8 +75,8 @@ def inside(root: Path, rel: str | os.PathLike, what: str = "path") -> Path:
     for part in rel_path.parts:
         current = current / part
         if current.is_symlink():
-            raise RealBenchError(f"{what} '{printable(rel)}' goes through a symbolic link inside the folder; refusing "
-                                 "to write through it", path=str(current))
+            raise RealBenchError(f"{what} '{printable(rel)}' goes through a symbolic link inside the folder; realbench "
+                                 "follows none (a link could lead anywhere)", path=str(current))
     resolved_root = root.resolve()
     target = (resolved_root / Path(*rel_path.parts)).resolve()
     if target != resolved_root and resolved_root not in target.parents:

@@ -112,6 +112,9 @@ def _coerce(value: Any, tp: Any) -> Any:
     return value
 
 
+INT_LIMIT = 2**31 - 1
+
+
 def _check_range(value: Any, meta: dict, where: str) -> None:
     def fail(rule: str) -> None:
         raise RealBenchError(f"{where} must be {rule}, got {brief(value)}")
@@ -120,6 +123,8 @@ def _check_range(value: Any, meta: dict, where: str) -> None:
         if meta.get("choices") is not None and value not in meta["choices"]:
             fail("one of " + ", ".join(repr(c) for c in meta["choices"]))
         return
+    if isinstance(value, int) and not -INT_LIMIT <= value <= INT_LIMIT:  # what C code (OpenCV, torch) can hold
+        fail(f"between {-INT_LIMIT:,} and {INT_LIMIT:,}")
     if meta.get("min") is not None and value < meta["min"]:
         fail(f">= {meta['min']:g}")
     if meta.get("max") is not None and value > meta["max"]:

@@ -33,7 +33,10 @@ class ArchiveLimits:
 
     max_bytes: int = 32 * 2**30
     max_entries: int = 100_000
-    max_ratio: float = 200.0  # uncompressed / compressed size of one entry (above 1 MiB unpacked)
+    # the whole archive's unpacked / packed size, checked once it unpacks to more than 256 MiB: photos
+    # barely compress (about 1); an entry may inflate ten times more (a mostly black, uncompressed
+    # PNG mask reaches a few hundred), deflate's ceiling is about 1030
+    max_ratio: float = 100.0
 
     @classmethod
     def parse(cls, text: str | None) -> ArchiveLimits:
@@ -63,6 +66,12 @@ def is_mac_junk(name: str) -> bool:
     return any(p in MAC_JUNK or p.startswith("._") or p == ".DS_Store" for p in parts)
 
 
+def entry_key(name: str) -> str:
+    """The file an entry unpacks to, as a file system sees it: ``a//b``, ``./a/b`` and ``a/b`` are
+    one file, and so are ``A.png`` and ``a.png`` on a case-insensitive disk."""
+    return "/".join(part for part in PurePosixPath(name).parts if part not in ("", ".")).casefold()
+
+
 def _entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
     name = info.filename
     path = PurePosixPath(name)
@@ -72,15 +81,16 @@ def _entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
         return "is encrypted (realbench reads no password-protected archives)"
     if info.compress_type not in READABLE:
         return f"uses compression method {info.compress_type}, which Python's zipfile cannot read"
-    if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-        return (f"inflates {info.file_size / max(info.compress_size, 1):,.0f} times (limit {limits.max_ratio:g}: "
-                "a decompression bomb; --archive-limit ratio=N raises it)")
+    entry_ratio = 10 * limits.max_ratio
+    if info.file_size > 2**16 and info.file_size > entry_ratio * max(info.compress_size, 1):
+        return (f"inflates {info.file_size / max(info.compress_size, 1):,.0f} times (limit {entry_ratio:g} for one "
+                "entry: a decompression bomb; --archive-limit ratio=N raises it)")
     return None
 
 
 def check_members(archive: zipfile.ZipFile, where: str, limits: ArchiveLimits) -> list[zipfile.ZipInfo]:
     """The entries to unpack, after every check the table of contents allows."""
-    members, seen, total = [], set(), 0
+    members, seen, total, packed = [], set(), 0, 0
     infos = archive.infolist()
     if len(infos) > limits.max_entries:
         raise RealBenchError(f"archive has {len(infos):,} entries (limit {limits.max_entries:,}; --archive-limit "
@@ -91,13 +101,18 @@ def check_members(archive: zipfile.ZipFile, where: str, limits: ArchiveLimits) -
         problem = _entry_problem(info, limits)
         if problem:
             raise RealBenchError(f"archive entry '{printable(info.filename)}' {problem}", path=where)
-        key = info.filename.rstrip("/")
+        key = entry_key(info.filename)
         if key in seen:
-            raise RealBenchError(f"archive holds two entries named '{printable(key)}'; which one is the data is "
-                                 "unclear, so nothing is unpacked", path=where)
+            raise RealBenchError(f"archive holds two entries that unpack to '{printable(info.filename.strip('/'))}'; "
+                                 "which one is the data is unclear, so nothing is unpacked", path=where)
         seen.add(key)
         total += info.file_size
+        packed += info.compress_size
         members.append(info)
+    if total > 2**28 and total > limits.max_ratio * max(packed, 1):  # a bomb, or one split into many entries
+        raise RealBenchError(f"archive inflates {total / max(packed, 1):,.0f} times in all (limit "
+                             f"{limits.max_ratio:g}: a decompression bomb; --archive-limit ratio=N raises it)",
+                             path=where)
     if total > limits.max_bytes:
         raise RealBenchError(f"archive unpacks to {total / 2**30:,.1f} GiB (limit {limits.max_bytes / 2**30:,.1f} GiB; "
                              "--archive-limit bytes=N raises it)", path=where)

@@ -7,6 +7,7 @@ expanding them) and a document above ``MAX_VALUES`` is refused, as is a file abo
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,31 @@ from .errors import RealBenchError, describe
 
 MAX_BYTES = 1 * 2**20  # a settings file is a few hundred bytes
 MAX_VALUES = 100_000  # scalars, sequences and mappings, aliases expanded
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a mapping holding one key twice (the last would silently
+    win) and reads ``1e5`` and ``1.0e308`` as numbers (YAML 1.2), as a user means them."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = set()
+        for key_node, _ in node.value:  # the keys written here (a merged mapping's may be overridden)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in keys:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} appears twice",
+                                                        key_node.start_mark)
+            keys.add(key) if isinstance(key, (str, int, float, bool)) else None
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)  # merge keys (<<: *base), as the safe loader does
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+|[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)$"),
+    list("-+0123456789."))
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
@@ -51,8 +77,9 @@ def load_yaml(text: str, what: str, path: str | None = None) -> Any:
     """Parse ``text`` with PyYAML's safe loader, refusing documents that expand past the budget."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise RealBenchError(f"{what} is larger than {MAX_BYTES // 2**20} MiB: not a settings file", path=path)
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses characters YAML cannot hold: inside the try
         node = loader.get_single_node()
         if node is None:
             return None
@@ -68,7 +95,8 @@ def load_yaml(text: str, what: str, path: str | None = None) -> Any:
     except RecursionError:
         raise RealBenchError(f"{what} is nested too deeply", path=path) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml_file(path: str | Path, what: str) -> Any:

@@ -141,8 +141,14 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
     scenes = list(bench)
     name = getattr(bench, "name", "realbench")
     to = Path(to)
-    if to.exists() and (not to.is_dir() or any(to.iterdir())):
-        raise RealBenchError("export folder exists and is not empty", path=str(to))
+    checksum = scenes_checksum((s.id, s.checksum) for s in scenes)
+    if to.exists() and not to.is_dir():
+        raise RealBenchError("--to is a file, not a folder", path=str(to))
+    if to.is_dir() and any(to.iterdir()):
+        if f"`{checksum}`" in _card_text(to) and f"config_name: default\n  data_files:\n  - split: {split}" in \
+                _card_text(to):  # the same data exported before (a rerun after a kill, say)
+            return to
+        raise RealBenchError("export folder exists, is not empty and is not an export of this data", path=str(to))
     rows: dict[str, list] = {column: [] for column in COLUMNS}
     for scene in scenes:
         rows["id"].append(scene.id)
@@ -160,7 +166,6 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
             else:
                 (tmp / "data").mkdir()
                 dataset.to_parquet(str(tmp / "data" / f"{split}-00000-of-00001.parquet"))
-            checksum = scenes_checksum((s.id, s.checksum) for s in scenes)
             benchmark = getattr(getattr(bench, "definition", None), "name", "realbench")
             atomic_write_bytes(tmp / "README.md", _card(name, scenes, split, checksum, benchmark,
                                                            int(dataset.data.nbytes)).encode())
@@ -221,6 +226,13 @@ def scene_from_row(row: dict, scene_id: str, origin: str, require_gt: bool) -> S
                  target, mask, gt, source)
 
 
+def _scene_id(value, origin: str) -> str:
+    """A row's scene id: text (or a whole number, as some datasets store RealBench's 0-32)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RealBenchError(f"a row's id must be text, got {brief(value)}", path=origin)
+    return str(value)
+
+
 def _wanted(ids: list[str], scenes: Iterable[str] | None, origin: str) -> list[str]:
     for scene_id in ids:
         check_name(scene_id, "scene id", path=origin)
@@ -277,7 +289,7 @@ def _scenes_from_dataset(dataset, origin: str, scenes: Iterable[str] | None, req
                     dataset = dataset.cast_column(column, feature)
             except Exception as exc:  # a column of another type
                 raise RealBenchError(f"column '{column}' does not hold images ({describe(exc)})", path=origin) from None
-    ids = [str(i) for i in dataset["id"]]
+    ids = [_scene_id(i, origin) for i in dataset["id"]]
     return [scene_from_row(dataset[ids.index(s)], s, origin, require_gt) for s in _wanted(ids, scenes, origin)]
 
 
@@ -312,11 +324,11 @@ def _parquet_rows(files: list[Path], origin: str) -> Iterator[dict]:
 def load_parquet_folder(path: Path, scenes: Iterable[str] | None, require_gt: bool, split: str | None) -> list[Scene]:
     origin = str(path)
     files = _parquet_files(path, split)
-    ids = [str(row.get("id")) for row in _parquet_ids(files, origin)]
+    ids = [_scene_id(row.get("id"), origin) for row in _parquet_ids(files, origin)]
     wanted = set(_wanted(ids, scenes, origin))
     found = {}
     for row in _parquet_rows(files, origin):
-        scene_id = str(row.get("id"))
+        scene_id = _scene_id(row.get("id"), origin)
         if scene_id in wanted:
             found[scene_id] = scene_from_row(row, scene_id, origin, require_gt)
     return [found[s] for s in (list(scenes) if scenes is not None else ids)]
@@ -329,6 +341,14 @@ def _parquet_ids(files: list[Path], origin: str) -> list[dict]:
         return [row for file in files for row in pq.read_table(file, columns=["id"]).to_pylist()]
     except Exception as exc:
         raise RealBenchError(f"cannot read the parquet dataset's ids ({describe(exc)})", path=origin) from None
+
+
+def _card_text(folder: Path) -> str:
+    try:
+        with open(folder / "README.md", encoding="utf-8") as handle:
+            return handle.read(64 * 1024)
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def card_benchmark(path: Path) -> str | None:

@@ -337,10 +337,15 @@ def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | s
     chosen = get_definition(benchmark) if benchmark is not None else None  # an unknown name fails first
     limits = archive_limits if isinstance(archive_limits, ArchiveLimits) else ArchiveLimits.parse(archive_limits)
     scenes = [scenes] if isinstance(scenes, str) else (list(scenes) if scenes is not None else None)
+    if scenes is not None and not scenes:
+        raise RealBenchError("the scene list names no scene (leave --scenes out for all of them)", path=str(spec))
     spec = str(spec)
     check_utf8_path(spec, "--data")
     task_split = split if split is not None and split in (*TASKS, "all") else None
     bench = _load(spec, scenes, require_gt, None if task_split else split, benchmark, chosen, limits)
+    if not bench.scenes:
+        raise RealBenchError("the data holds no scenes", path=spec)
+    check_utf8_path(bench.name, "the data folder's name")
     return split_of(bench, task_split) if task_split else bench
 
 

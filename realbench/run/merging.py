@@ -9,13 +9,15 @@ merge leaves nothing a rerun would trip over.
 from __future__ import annotations
 
 import glob
+import hashlib
 import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from realbench.core.errors import RealBenchError
-from realbench.core.files import staged_folder, staged_leftovers
+from realbench.core.files import staged_folder
+from realbench.core.imageio import read_rgb
 from realbench.core.paths import check_out, inside, printable
 
 from .naming import unsharded_name
@@ -62,6 +64,9 @@ def _check_one_run(shards: list[Path], metas: list[RunMeta]) -> None:
             problem = f"a part of {meta.shard[1]}, the first shard a part of {first.shard[1]}"
         elif sorted(meta.data.all_scenes) != sorted(first.data.all_scenes):
             problem = "another scene set"
+        elif meta.data.all_checksum and first.data.all_checksum and meta.data.all_checksum != first.data.all_checksum:
+            problem = (f"different data (the content checksum of all its scenes is {meta.data.all_checksum}, the "
+                       f"first shard's {first.data.all_checksum})")
         if problem:
             raise RealBenchError(f"not a part of the same run as {shards[0]}: {problem}", path=str(shard))
     _check_same_content(shards, metas)
@@ -100,6 +105,11 @@ def _collect(shards: list[Path]) -> dict[tuple[str, str, int], tuple[Record, Pat
             if not source.is_file():
                 raise RealBenchError(f"the image of scene '{record.scene}' sample {record.sample} is missing",
                                      path=str(source))
+            digest = hashlib.sha256(read_rgb(source, record.scene).tobytes()).hexdigest()[:16]
+            if record.image_sha256 and digest != record.image_sha256:
+                raise RealBenchError(f"the stored image of sample {record.sample} is not the one its record "
+                                     f"describes (pixel hash {digest}, recorded {record.image_sha256}): it was changed "
+                                     "after the shard wrote it", scene=record.scene, path=str(source))
             previous = records.get(record.key)
             if previous and previous[1] != shard and previous[0].image_sha256 != record.image_sha256:
                 raise RealBenchError(f"scene '{record.scene}' sample {record.sample} differs between shards "
@@ -134,11 +144,23 @@ def merge_runs(sources: Sequence[str | Path], out: str | Path | None = None, par
                              "or pass --partial to merge these alone (the result says it is partial)")
     target = Path(out) if out is not None else _default_out(shards)
     check_out(target, "merge --out")
+    meta = merged_meta(metas, shards, problems)
     if target.exists() and any(target.iterdir()):
-        raise RealBenchError("merge output folder exists and is not empty", path=str(target))
-    records = _collect(shards)
-    _write(target, records, merged_meta(metas, shards, problems))
+        if _already_merged(target, meta):  # the same merge done before (a rerun after a kill, say)
+            return target
+        raise RealBenchError("merge output folder exists, is not empty and is not this merge of these shards",
+                             path=str(target))
+    _write(target, _collect(shards), meta)
     return target
+
+
+def _already_merged(target: Path, meta: RunMeta) -> bool:
+    folder = RunFolder(target)
+    if not folder.exists():
+        return False
+    done = folder.read_meta()
+    return (done.config_hash, done.data.scene_checksums, sorted(done.merged_from or [])) == (
+        meta.config_hash, meta.data.scene_checksums, sorted(meta.merged_from or []))
 
 
 def _default_out(shards: list[Path]) -> Path:
@@ -149,11 +171,8 @@ def _default_out(shards: list[Path]) -> Path:
 
 
 def _write(target: Path, records: dict[tuple[str, str, int], tuple[Record, Path]], meta: RunMeta) -> None:
-    """Build the merged folder beside ``target`` and rename it into place when complete; what a
-    killed merge left (its staging folder holds a run.json of the shards' run) goes first."""
-    for stale in staged_leftovers(target):
-        if (stale / RunFolder.META).is_file():
-            shutil.rmtree(stale, ignore_errors=True)
+    """Build the merged folder beside ``target`` and rename it into place when complete (what a
+    killed merge left is removed by the next one: ``staged_folder``)."""
     try:
         with staged_folder(target) as staging, RunLock(staging):
             RunFolder(staging).write_meta(meta)  # first: it marks the staging folder as a merge's

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from realbench.core.errors import RealBenchError
+from realbench.core.fields import brief
 from realbench.core.imageio import read_rgb
-from realbench.core.scene import Scene, natural_key
+from realbench.core.scene import Scene, natural_key, scenes_checksum
 from realbench.data.benchmarks import get_definition
 from realbench.data.loading import Benchmark, load_benchmark, split_of
 
@@ -19,7 +21,17 @@ from .runfolder import RunFolder
 from .worker import SceneWork, missing_metrics
 
 
-def select_data(config: RunConfig) -> tuple[Benchmark, list[str], tuple[int, int] | None]:
+@dataclass(frozen=True)
+class Selection:
+    """The scenes a run works on, and the whole it is a shard of."""
+
+    bench: Benchmark  # chosen ids, fewer references, this shard
+    all_scenes: list[str]  # before sharding
+    all_checksum: str  # their content: every shard of one run has the same
+    shard: tuple[int, int] | None
+
+
+def select_data(config: RunConfig) -> Selection:
     """The scenes this run works on (chosen ids, fewer references, this shard), all the scenes
     before sharding, and the shard."""
     data = config.data
@@ -37,11 +49,14 @@ def select_data(config: RunConfig) -> tuple[Benchmark, list[str], tuple[int, int
                                archive_limits=config.archive_limits)
     if config.max_refs is not None:
         bench = bench.subset([s.with_refs(list(s.refs[:config.max_refs])) for s in bench])
-    all_scenes = bench.ids
+    whole = bench
     shard = parse_shard(config.shard, config.shard_base)
     if shard is not None:
         bench = bench.subset(shard_scenes(bench.scenes, *shard, key=bench.definition.sort_key))
-    return bench, all_scenes, shard
+    return Selection(bench, whole.ids, scenes_checksum((s.id, s.checksum) for s in whole), shard)
+
+
+MAX_SHARDS = 100_000  # more parts than any scene set has scenes
 
 
 def parse_shard(shard: tuple[int, int] | str | None, base: int = 1) -> tuple[int, int] | None:
@@ -65,10 +80,12 @@ def parse_shard(shard: tuple[int, int] | str | None, base: int = 1) -> tuple[int
         try:
             index, total = (int(part) for part in shard.split("/"))
         except ValueError:
-            raise RealBenchError(f"--shard expects I/N, e.g. 1/4, got '{shard}'") from None
+            raise RealBenchError(f"--shard expects I/N, e.g. 1/4, got {brief(shard)}") from None
     else:
         index, total = shard
-    if total < 1 or not base <= index <= total - 1 + base:
+    if not 1 <= total <= MAX_SHARDS:
+        raise RealBenchError(f"--shard {index}/{total}: N must be from 1 to {MAX_SHARDS:,}")
+    if not base <= index <= total - 1 + base:
         raise RealBenchError(f"--shard {index}/{total}: I must be between {base} and {total - 1 + base} "
                              f"(counted from {base}{'; pass --shard-base 0 for 0-based indices' if base else ''})")
     return index + 1 - base, total

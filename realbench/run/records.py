@@ -19,6 +19,7 @@ from typing import Any
 from realbench.core import jsonio
 from realbench.core.errors import RealBenchError
 from realbench.core.fields import FieldReader, brief, is_number
+from realbench.core.imageio import regular_file
 from realbench.core.paths import check_name, printable
 from realbench.core.scene import TASKS
 
@@ -230,8 +231,9 @@ def read_records(path: Path) -> list[Record]:
     """Complete lines of a records file; a torn last line (from a kill) is ignored. A complete line
     that is not a valid record is one clear error naming the line."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return []
+    regular_file(path, what="records file")
     records = []
     try:
         with open(path, "rb") as handle:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from realbench.core.errors import RealBenchError
 from realbench.core.fields import brief, text_list
 from realbench.core.imageio import check_max_pixels
+from realbench.core.paths import check_utf8_path
 from realbench.core.unzip import ArchiveLimits
 
 MAX_SAMPLES = 10_000  # per scene: RealFill draws 64; more is a typo (1e30 would plan forever)
@@ -47,6 +48,12 @@ class RunConfig:
     def __post_init__(self) -> None:
         self.metrics = text_list(self.metrics)  # "psnr" or "psnr,ssim", as on the command line
         self.scenes = text_list(self.scenes)
+        if self.metrics is not None and not self.metrics:
+            raise RealBenchError("--metrics names no metric (--metrics none generates without scoring)")
+        if self.scenes is not None and not self.scenes:
+            raise RealBenchError("--scenes names no scene (leave it out for all of them)")
+        if self.label is not None:  # the label is written into every table
+            check_utf8_path(str(self.label), "--label")
         for name in ("method_config", "weights", "metric_options", "selection_options"):
             if getattr(self, name) is None:
                 setattr(self, name, {})

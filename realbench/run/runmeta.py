@@ -18,7 +18,7 @@ from typing import Any
 from realbench.core.errors import RealBenchError
 from realbench.core.fields import FieldReader, brief, is_number
 from realbench.core.paths import check_name, printable
-from realbench.core.scene import scene_sort_key, scenes_checksum
+from realbench.core.scene import ID_ORDERS, scene_sort_key, scenes_checksum
 from realbench.core.settings import flatten
 
 SCHEMA = 2  # 1: run.json before typing (no schema field)
@@ -37,6 +37,7 @@ class DataInfo:
     all_scenes: list[str]  # the data's scenes before sharding (what merging must cover)
     split: str | None = None  # the benchmark split the scenes were selected by, if any
     note: str = ""
+    all_checksum: str = ""  # the content checksum of all_scenes: the shards of one run share it
 
     @property
     def checksum(self) -> str:
@@ -46,7 +47,7 @@ class DataInfo:
     def to_json(self) -> dict[str, Any]:
         out = {"name": self.name, "spec": self.spec, "kind": self.kind, "ground_truth": self.ground_truth,
                "checksum": self.checksum, "scene_checksums": self.scene_checksums, "all_scenes": self.all_scenes,
-               "split": self.split}
+               "split": self.split, "all_checksum": self.all_checksum}
         return {**out, **({"note": self.note} if self.note else {})}
 
     @classmethod
@@ -57,7 +58,8 @@ class DataInfo:
             check_name(scene_id, "run.json: scene id", path=path)
         return cls(name=r.text("name", "?"), spec=r.text("spec", ""), kind=r.text("kind", "folder"),
                    ground_truth=r.boolean("ground_truth", True), scene_checksums=checksums,
-                   all_scenes=r.texts("all_scenes", []) or [], split=r.text("split", None), note=r.text("note", ""))
+                   all_scenes=r.texts("all_scenes", []) or [], split=r.text("split", None), note=r.text("note", ""),
+                   all_checksum=r.text("all_checksum", ""))
 
 
 def parse_shard_text(value: Any, path: str | None) -> tuple[int, int] | None:
@@ -233,8 +235,13 @@ def _benchmark(r: FieldReader) -> dict[str, Any]:
     sub = FieldReader(value, "run.json field 'benchmark'", r.path)
     sub.text("name", "?")
     sub.texts("splits", ["all"])
-    sub.text("id_order", "natural")
-    sub.mapping("reported", {})
+    if sub.text("id_order", "natural") not in ID_ORDERS:
+        sub.fail(f"field 'id_order' must be one of {', '.join(ID_ORDERS)}, got {brief(value.get('id_order'))}")
+    for layout, files in (sub.mapping("reported", {}) or {}).items():
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            sub.fail(f"field 'reported.{printable(layout)}' must be a list of file names, got {brief(files)}")
+        for name in files:
+            check_name(name, f"run.json: reported file of '{printable(layout)}'", path=r.path)
     return value
 
 

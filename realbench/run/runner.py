@@ -34,7 +34,7 @@ from .components import expand_metric_names, resolve_method, resolve_metrics
 from .eta import RunEta
 from .executors import connect_ray, run_with_ray
 from .naming import default_out
-from .planning import load_rescore_images, plan_work, select_data
+from .planning import Selection, load_rescore_images, plan_work, select_data
 from .runconfig import RunConfig
 from .runfolder import RecordWriter, RunFolder
 from .runmeta import DataInfo, RunMeta
@@ -121,9 +121,10 @@ def _check_ground_truth(bench: Benchmark, scoring: bool) -> None:
 def plan_run(config: RunConfig) -> RunPlan:
     """Validate everything and decide what the run is; writes nothing."""
     device = check_device(config.device)
-    bench, all_scenes, shard = select_data(config)
+    selection = select_data(config)
+    bench, shard = selection.bench, selection.shard
     if shard is not None and not bench.scenes:
-        raise NothingToRun(f"shard {shard[0]}/{shard[1]} holds no scene ({len(all_scenes)} scene(s) split "
+        raise NothingToRun(f"shard {shard[0]}/{shard[1]} holds no scene ({len(selection.all_scenes)} scene(s) split "
                            f"{shard[1]} ways); nothing to run")
     adapter = resolve_method(config.method, config.method_config)
     adapter.device, adapter.progress = device, config.progress
@@ -147,7 +148,7 @@ def plan_run(config: RunConfig) -> RunPlan:
         raise RealBenchError(f"feather={adapter.feather} is wider than any scene ({widest} px at most); a feather "
                              "blends the output over a few pixels of the known region")
     protocols = {n: s.full_protocol() for n, s in scorers.items()}
-    meta = _meta(config, bench, all_scenes, shard, adapter, metric_names, unavailable, protocols, selector, device)
+    meta = _meta(config, selection, adapter, metric_names, unavailable, protocols, selector, device)
     out = Path(config.out) if config.out is not None else default_out(config, adapter, bench, shard, meta)
     check_out(out)
     folder = RunFolder(out)
@@ -157,8 +158,9 @@ def plan_run(config: RunConfig) -> RunPlan:
     return RunPlan(config, bench, adapter, scorers, unavailable, selector, counts, protocols, meta, folder, session)
 
 
-def _meta(config: RunConfig, bench: Benchmark, all_scenes: list[str], shard, adapter, metric_names: list[str],
-          unavailable: dict[str, str], protocols: dict[str, dict], selector, device: str | None) -> RunMeta:
+def _meta(config: RunConfig, selection: Selection, adapter, metric_names: list[str], unavailable: dict[str, str],
+          protocols: dict[str, dict], selector, device: str | None) -> RunMeta:
+    bench, shard = selection.bench, selection.shard
     uses_torch = (adapter.info.needs_weights or any(METRICS.get(n).info.needs_weights for n in protocols)
                   or bool(selector and selector.options["matcher"] != "sift"))
     run_config = {"method": config.method, "method_version": adapter.info.version,
@@ -166,8 +168,9 @@ def _meta(config: RunConfig, bench: Benchmark, all_scenes: list[str], shard, ada
                   "max_refs": config.max_refs}
     chash = config_hash(run_config)
     data = DataInfo(name=bench.name, spec=bench.spec, kind=bench.kind, ground_truth=bench.has_ground_truth,
-                    scene_checksums={s.id: s.checksum for s in bench}, all_scenes=all_scenes,
-                    split=config.split if config.split in bench.definition.splits else None, note=bench.note)
+                    scene_checksums={s.id: s.checksum for s in bench}, all_scenes=selection.all_scenes,
+                    split=config.split if config.split in bench.definition.splits else None, note=bench.note,
+                    all_checksum=selection.all_checksum)
     return RunMeta(
         label=config.label or default_label(config.method, adapter, config.seed, config.max_refs, chash),
         method=config.method, config_hash=chash, config=adapter.config, method_info=adapter.info.as_dict(),
@@ -266,15 +269,24 @@ def _progress(config: RunConfig, total: int, done: int) -> Iterator[Any]:
 @contextlib.contextmanager
 def quiet_library_progress() -> Iterator[None]:
     """Switch off the progress bars of the libraries a run loads models with (diffusers,
-    transformers, huggingface_hub, datasets) for the run, and restore them after."""
+    transformers, huggingface_hub, datasets) for the run, and restore them after. Only libraries
+    already imported are touched (importing them costs seconds); one imported later by a method
+    reads ``HF_HUB_DISABLE_PROGRESS_BARS``, set for the run, and the method's own bars follow
+    ``Method.progress``."""
     import importlib
+    import os
+    import sys
 
     restore = []
+    previous = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     for module_name, off, on, state in (
             ("huggingface_hub.utils", "disable_progress_bars", "enable_progress_bars", "are_progress_bars_disabled"),
             ("diffusers.utils.logging", "disable_progress_bar", "enable_progress_bar", "is_progress_bar_enabled"),
             ("transformers.utils.logging", "disable_progress_bar", "enable_progress_bar", "is_progress_bar_enabled"),
             ("datasets.utils.logging", "disable_progress_bar", "enable_progress_bar", "is_progress_bar_enabled")):
+        if module_name.split(".")[0] not in sys.modules:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -288,6 +300,10 @@ def quiet_library_progress() -> Iterator[None]:
     finally:
         for enable in restore:
             enable()
+        if previous is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+        else:
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = previous
 
 
 def run_device_class(device: str | None, uses_torch: bool) -> str:

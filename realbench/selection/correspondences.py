@@ -33,12 +33,12 @@ LOFTR = register_weights(WeightSpec(
 @dataclass
 class SelectionSettings:
     matcher: str = setting("sift", help="sift (weight-free) or loftr (kornia, needs weights)")
-    margin: int = setting(16, min=0, help="the filled region is the mask grown by this many pixels")
+    margin: int = setting(16, min=0, max=1024, help="the filled region is the mask grown by this many pixels")
     ratio: float = setting(0.8, above=0, max=1, help="Lowe's ratio test threshold (SIFT)")
-    ransac_px: float = setting(3.0, above=0, help="RANSAC threshold of the fundamental matrix (pixels)")
-    max_features: int = setting(4000, min=1, help="SIFT features per image")
-    max_side: int = setting(1024, min=16, help="images are matched at most this large (SIFT)")
-    loftr_side: int = setting(640, min=32, help="images are matched at most this large (LoFTR)")
+    ransac_px: float = setting(3.0, above=0, max=1000, help="RANSAC threshold of the fundamental matrix (pixels)")
+    max_features: int = setting(4000, min=1, max=1_000_000, help="SIFT features per image")
+    max_side: int = setting(1024, min=16, max=16384, help="images are matched at most this large (SIFT)")
+    loftr_side: int = setting(640, min=32, max=8192, help="images are matched at most this large (LoFTR)")
     loftr_confidence: float = setting(0.5, min=0, max=1, help="LoFTR matches below this confidence are dropped")
     device: str | None = setting(None, help="torch device of the LoFTR matcher")
 

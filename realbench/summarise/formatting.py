@@ -90,7 +90,7 @@ def rendered(table: pd.DataFrame, machine: bool = False) -> list[list[str]]:
             missing = UNAVAILABLE if (not metric or column in unavailable or UNAVAILABLE not in row) else (
                 "" if machine else NOT_REQUESTED)
             if machine and isinstance(value, (float, np.floating)) and math.isfinite(value):
-                cells.append(f"{value:.10g}")
+                cells.append(repr(float(value)))  # the shortest text that reads back as the same number
             else:
                 cells.append(format_value(column, value, missing, metric))
         out.append(cells)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from realbench.core.errors import RealBenchError
-from realbench.core.paths import printable
+from realbench.core.paths import check_name, inside, printable
 from realbench.core.resources import paper_dir
 from realbench.data.benchmarks import get_definition
 
@@ -26,12 +26,14 @@ def paper_rows(metrics: Sequence[str], table2: bool = False, files: Sequence[str
         raise RealBenchError("this benchmark has no reported numbers for that table layout")
     frames = []
     for name in files:
-        path = paper_dir() / name
+        path = inside(paper_dir(), check_name(name, "reported numbers file"), "reported numbers file")
         if not path.is_file():
             raise RealBenchError("paper numbers not found (they ship in the repository's results/paper/)",
                                  path=str(path))
         frame = read_table(path)
-        frame["source"] = "reported: " + frame["source"]
+        if not {"method", "split", "source"} <= set(frame.columns):
+            raise RealBenchError("a reported-numbers table needs method, split and source columns", path=str(path))
+        frame["source"] = "reported: " + frame["source"].astype(str)
         frame["run"] = frame["method"] + " (paper)"
         frame["method"] = frame["method"] + " (paper)"
         frames.append(frame)

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from realbench.core.errors import RealBenchError
+from realbench.core.files import atomic_write_bytes
 from realbench.core.paths import check_out
 from realbench.data.loading import load_benchmark
 
@@ -49,7 +50,7 @@ class Report:
 
 
 def _records(views: list[RunView]) -> pd.DataFrame:
-    frames = [view.records.assign(run=view.label, run_dir=str(view.path)) for view in views]
+    frames = [view.records.assign(run=view.label) for view in views]
     records = pd.concat(frames, ignore_index=True)
     if records.empty:
         raise RealBenchError("the run folders hold no records", path=", ".join(str(v.path) for v in views))
@@ -95,6 +96,8 @@ def build_report(runs: Sequence[Any], out: str | Path | None = None, by: str | N
     out = Path(out) if out is not None else views[0].path / "report.html"
     if out.is_dir():
         raise RealBenchError("report --out is a folder; give the HTML file's path", path=str(out))
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise RealBenchError("report --out must name an .html file (the page is written there)", path=str(out))
     check_out(out.parent, "report --out folder")
     assets_folder = AssetFolder(out)
     assets_folder.check()
@@ -112,13 +115,11 @@ def build_report(runs: Sequence[Any], out: str | Path | None = None, by: str | N
                             data or views[0].meta.data.spec, {m: with_arrow(table, m) for m in metrics},
                             JPEG_QUALITY, shown, written)
     try:
-        assets = assets_folder.stage(embed)
-        page = render_page(content, assets)
-        assets_folder.commit(page)
+        with assets_folder.building(embed) as assets:
+            page = render_page(content, assets)
+        atomic_write_bytes(out, page.encode())
     except OSError as exc:
         raise RealBenchError(f"cannot write the report ({exc.strerror or exc})", path=str(out)) from None
-    finally:
-        assets_folder.discard()
     return Report(out, None if embed else assets_folder.files_dir, embed)
 
 

@@ -10,18 +10,18 @@ the marker is never touched (a user's folder is not deleted).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
-import os
 import shutil
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from realbench.core.errors import RealBenchError
-from realbench.core.files import FOLDER_MODE, atomic_write_bytes
+from realbench.core.files import atomic_write_bytes, staged_folder
 
 JPEG_QUALITY = 90
 THUMB = 192
@@ -69,12 +69,12 @@ class Assets:
 
 
 class AssetFolder:
-    """``<report>_files/``: staged beside the page, swapped in whole when the page is written."""
+    """``<report>_files/``: built beside the page and swapped in whole (``files.staged_folder``);
+    an existing folder of that name must carry realbench's marker."""
 
     def __init__(self, out: Path):
         self.out = out
         self.files_dir = out.with_name(out.stem + "_files")
-        self.staging: Path | None = None
 
     def check(self) -> None:
         """Refuse before any work a folder of that name that realbench did not make."""
@@ -83,34 +83,18 @@ class AssetFolder:
                                  "realbench (it has no marker); move it, or give the report another --out name",
                                  path=str(self.files_dir))
 
-    def stage(self, embed: bool) -> Assets:
+    @contextlib.contextmanager
+    def building(self, embed: bool) -> Iterator[Assets]:
+        """The assets of one build: embedded (an old, marked folder is removed at the end) or in a
+        folder that replaces the old one when the block ends well."""
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        for stale in self.out.parent.glob(f".{self.files_dir.name}.*"):  # a killed build's staging folders
-            if (stale / MARKER).is_file():
-                shutil.rmtree(stale, ignore_errors=True)
-        for stale in self.out.parent.glob(f".{self.out.name}.*.tmp"):  # and its half-written page
+        for stale in self.out.parent.glob(f".{self.out.name}.*.tmp"):  # a killed build's half-written page
             stale.unlink(missing_ok=True)
-        if not embed:
-            self.staging = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f".{self.files_dir.name}."))
-            os.chmod(self.staging, FOLDER_MODE)
-            atomic_write_bytes(self.staging / MARKER, b"made by realbench report; rebuilt whole on every build\n")
-        return Assets(embed, self.files_dir, self.staging)
-
-    def commit(self, page: str) -> None:
-        """The new image folder replaces the old one whole, then the page is written."""
-        if self.staging is not None:
-            old = self.files_dir.with_name(f".{self.files_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            if self.files_dir.exists():
-                self.files_dir.rename(old)
-            self.staging.rename(self.files_dir)
-            self.staging = None
-            shutil.rmtree(old, ignore_errors=True)
-        elif self.files_dir.is_dir():  # marked (checked): a self-contained page needs it no more
-            shutil.rmtree(self.files_dir)
-        atomic_write_bytes(self.out, page.encode())
-
-    def discard(self) -> None:
-        if self.staging is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
-            self.staging = None
+        if embed:
+            yield Assets(True, self.files_dir, None)
+            if self.files_dir.is_dir():  # marked (checked): a self-contained page needs it no more
+                shutil.rmtree(self.files_dir)
+            return
+        with staged_folder(self.files_dir, replace=True) as staging:
+            atomic_write_bytes(staging / MARKER, b"made by realbench report; rebuilt whole on every build\n")
+            yield Assets(False, self.files_dir, staging)

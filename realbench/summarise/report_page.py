@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from realbench.core.imageio import read_image_file
-from realbench.core.paths import inside
+from realbench.core.paths import inside, printable
 
 from .formatting import count, format_value, metric_directions, rendered, with_arrow
 from .report_assets import Assets, data_uri, jpeg, thumb_uri
@@ -52,7 +52,9 @@ class ReportContent:
 
 
 def e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    """Text from data, shown literally: HTML-escaped, control characters and undecodable bytes of
+    file names written as escapes."""
+    return html.escape(printable(str(text)), quote=True)
 
 
 def _figure(array: np.ndarray, href: str, caption: str) -> str:

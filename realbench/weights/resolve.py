@@ -15,6 +15,7 @@ from pathlib import Path
 from realbench.core.cache import cache_dir
 from realbench.core.errors import RealBenchError
 from realbench.core.files import atomic_write_bytes
+from realbench.core.paths import printable
 
 from .complete import check_folder, file_complete
 from .specs import WeightSpec, default_bundle_dir, get_spec, torch_hub_dir, weights_dir
@@ -93,7 +94,12 @@ def resolve(name: str, overrides: Mapping[str, str] | None = None) -> Resolved:
     explicit = (overrides or {}).get(name)
     looked = []
     for source, path in _candidates(spec, explicit):
-        if spec.kind == "url_file" and path.is_file():
+        try:
+            is_file = path.is_file()
+        except OSError as exc:  # a path no file system takes (too long, say)
+            raise RealBenchError(f"weights '{name}': cannot look at this path ({exc.strerror or exc})",
+                                 path=printable(str(path)[:300])) from None
+        if spec.kind == "url_file" and is_file:
             if file_complete(path):
                 log.debug("weights %s: %s (%s)", name, path, source)
                 return Resolved(spec, path, source, (path,))

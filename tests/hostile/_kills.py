@@ -57,7 +57,7 @@ class Kills:
             "merged": ("realbench.commands,realbench.cli", "leaderboard", 1,
                        ["merge", *shards, "--out", places["merged"] / "merged"], {}),
             # a report after its files were staged, before the page is written
-            "report": ("realbench.summarise.report_assets,realbench.report_assets", "AssetFolder.commit", 1,
+            "report": ("realbench.summarise.report,realbench.report", "render_page", 1,
                        ["report", shards[0], "--out", places["report"] / "page.html", "--no-self-contained"], {}),
             # an export after its parquet was written, before its card
             "export": ("realbench.data.hfdata,realbench.hfdata", "atomic_write_bytes", 1,

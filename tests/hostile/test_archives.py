@@ -83,9 +83,6 @@ def test_a_hostile_zip_is_refused_and_nothing_stays_in_the_cache(case, tmp_path,
     assert not (tmp_path.parent / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="defect: names that differ only by './' or '//' land on one file; the later "
-                                       "entry silently replaces the earlier (realbench/core/unzip.py check_members "
-                                       "keys on the raw name)")
 @pytest.mark.parametrize("alias", ["RealBench/s1//target/gt.png", "./RealBench/s1/target/gt.png",
                                    "RealBench/s1/./target/gt.png"])
 def test_two_entries_that_unpack_to_the_same_file_are_refused(alias, tmp_path, tiny_data, cache, run):
@@ -96,10 +93,6 @@ def test_two_entries_that_unpack_to_the_same_file_are_refused(alias, tmp_path, t
     assert _unpacked(cache) == []
 
 
-@pytest.mark.xfail(strict=True, reason="defect: entries of at most 1 MiB escape the ratio check and nothing bounds the"
-                                       " archive's overall ratio, so 2 GiB of zeros in 2048 entries of 1 MiB (a 2 MB "
-                                       "zip) unpack in full into the cache and stay (realbench/core/unzip.py "
-                                       "_entry_problem / check_members)")
 def test_a_bomb_split_into_many_small_entries_is_refused(tmp_path, tiny_data, cache, run):
     # 24 entries of exactly 1 MiB of zeros: ~500 times the archive's size once unpacked
     junk = [(f"RealBench/junk/{i:03d}.bin", _zeros(MiB)) for i in range(24)]

@@ -108,10 +108,6 @@ def test_a_damaged_parquet_file_is_one_error(damage, tmp_path, parquet_export, r
     assert_refused(run("data", "info", "--data", dataset), str(dataset))
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a parquet dataset with no rows loads as an empty benchmark; evaluate "
-                                       "writes a run folder and says the data 'has no ground truth' (a folder without "
-                                       "scenes is refused: realbench/data/hfdata.py load_parquet_folder, and "
-                                       "realbench/data/loading.py _load for 'hf')")
 def test_a_dataset_without_rows_is_refused(tmp_path, parquet_export, run):
     dataset = altered(parquet_export, tmp_path / "dataset", lambda rows: [])
     out = tmp_path / "run"
@@ -119,8 +115,6 @@ def test_a_dataset_without_rows_is_refused(tmp_path, parquet_export, run):
     assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a row whose id is null becomes scene 'None' (realbench/data/hfdata.py "
-                                       "load_parquet_folder: str(row.get('id')))")
 def test_a_row_without_an_id_is_refused(tmp_path, parquet_export, run):
     dataset = altered(parquet_export, tmp_path / "dataset", _set("id", None))
     assert_refused(run("data", "info", "--data", dataset), "id")

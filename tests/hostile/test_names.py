@@ -35,10 +35,6 @@ def test_a_data_folder_with_a_non_utf8_name_is_refused(tmp_path, tiny_data, run)
     assert changes(before, snapshot(tmp_path)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="defect: only the --data text is checked for UTF-8; `--data .` inside a folder "
-                                       "named d\\xffata records the resolved name and run.json's write raises "
-                                       "UnicodeEncodeError (realbench/data/loading.py _from_folder: check the name it "
-                                       "derives)")
 def test_the_current_folder_with_a_non_utf8_name_is_refused(tmp_path, tiny_data, monkeypatch, run):
     data = copy_tree(tiny_data, odd(tmp_path, b"d\xffata"))
     monkeypatch.chdir(data)
@@ -46,9 +42,6 @@ def test_the_current_folder_with_a_non_utf8_name_is_refused(tmp_path, tiny_data,
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a --label with undecodable bytes (argv is decoded with "
-                                       "surrogateescape) is recorded unchecked and run.json's write raises "
-                                       "UnicodeEncodeError (realbench/run/runconfig.py RunConfig: check the label)")
 def test_a_label_with_non_utf8_bytes_is_refused(tmp_path, tiny_data, run):
     out = tmp_path / "run"
     assert_refused(run("evaluate", "--method", "telea", "--data", tiny_data, "--label", os.fsdecode(b"l\xffabel"),
@@ -69,9 +62,6 @@ def test_a_run_folder_with_a_non_utf8_name_runs_and_tabulates(odd_run, tmp_path,
     assert_ok(run("compare", odd_run, odd_run))
 
 
-@pytest.mark.xfail(strict=True, reason="defect: `report` on a run folder whose path is not UTF-8 puts the path into a "
-                                       "pandas column and pyarrow raises UnicodeEncodeError "
-                                       "(realbench/summarise/report.py _records: run_dir=str(view.path))")
 def test_a_report_on_a_run_folder_with_a_non_utf8_name(odd_run, tmp_path, run):
     result = run("report", odd_run, "--out", tmp_path / "report.html")
     assert "Traceback" not in result.err
@@ -80,9 +70,6 @@ def test_a_report_on_a_run_folder_with_a_non_utf8_name(odd_run, tmp_path, run):
         assert_refused(result, "UTF-8")
 
 
-@pytest.mark.xfail(strict=True, reason="defect: merge records its shards' paths in run.json (merged_from); shards "
-                                       "under a folder whose name is not UTF-8 make run.json's write raise "
-                                       "UnicodeEncodeError (realbench/run/merging.py merged_meta / merge_runs)")
 def test_merging_shards_under_a_non_utf8_folder(tmp_path, tiny_data, run):
     parent = odd(tmp_path, b"sh\xffards")
     shards = [parent / f"telea-shard-{i}of2" for i in (1, 2)]

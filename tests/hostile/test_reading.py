@@ -144,9 +144,6 @@ def _pipe_in_run(run_copy, file: str) -> Path:
     return run
 
 
-@pytest.mark.xfail(strict=True, reason="defect: records.jsonl is opened without checking that it is a regular file; a "
-                                       "named pipe there blocks every reader (leaderboard, report, compare, check, "
-                                       "evaluate) forever (realbench/run/records.py read_records)")
 def test_records_that_are_a_named_pipe_never_block(run_copy, run):
     tampered = _pipe_in_run(run_copy, "records.jsonl")
     with pipe_watch(tampered / "records.jsonl") as blocked:
@@ -155,10 +152,6 @@ def test_records_that_are_a_named_pipe_never_block(run_copy, run):
     assert_refused(result, "records.jsonl")
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a run folder's stored image is opened without checking that it is a "
-                                       "regular file; a named pipe there blocks `report` and a rescoring `evaluate` "
-                                       "forever (realbench/core/imageio.py read_image_file via "
-                                       "planning.load_rescore_images and the report's image reads)")
 @pytest.mark.parametrize("command", ["report", "rescore"])
 def test_a_stored_image_that_is_a_named_pipe_never_blocks(command, tmp_path, run_copy, tiny_data, run):
     tampered = _pipe_in_run(run_copy, "images/s2/000.png")

@@ -169,12 +169,8 @@ RUN_FIELDS = {
 }
 
 
-UNNAMED = pytest.mark.xfail(strict=True, reason="defect: an unknown benchmark.id_order passes the run.json reader and "
-                                                "fails later as 'unknown scene id order' naming no file "
-                                                "(realbench/run/runmeta.py _benchmark does not check it)")
 
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=UNNAMED) if c == "id-order-unknown" else c for c in RUN_FIELDS])
+@pytest.mark.parametrize("case", list(RUN_FIELDS))
 def test_a_run_json_of_the_wrong_shape_is_refused_by_every_reader(case, tmp_path, run_copy, base_run, baseline_csv,
                                                                    run):
     path, value = RUN_FIELDS[case]
@@ -196,10 +192,6 @@ def test_a_run_json_that_is_no_json_object_is_refused(text, run_copy, run):
     assert_refused(run("leaderboard", tampered), "run.json")
 
 
-@pytest.mark.xfail(strict=True, reason="defect: run.json's benchmark.reported file names are not checked: `leaderboard"
-                                       " --with-paper` joins them to results/paper/ and reads whatever they name "
-                                       "(../../etc/hostname: a KeyError traceback; a number: TypeError) "
-                                       "(realbench/run/runmeta.py _benchmark, realbench/summarise/paper.py paper_rows)")
 @pytest.mark.parametrize("reported", [["../../../../../../../../etc/hostname"], ["/etc/hostname"], [5], "x.csv"],
                          ids=["parent-path", "absolute-path", "a-number", "a-string"])
 def test_reported_rows_are_only_read_from_the_papers_folder(reported, run_copy, run):
@@ -269,10 +261,6 @@ def _other_content(tiny_data: Path, target: Path) -> Path:
     return data
 
 
-@pytest.mark.xfail(strict=True, reason="defect: shards made on data of different content merge when they share no "
-                                       "scene, which is every proper shard set: each shard's run.json holds only its "
-                                       "own scenes' checksums (realbench/run/merging.py _check_same_content; record "
-                                       "the checksum of all scenes before sharding)")
 def test_shards_made_on_different_content_never_merge(tmp_path, tiny_data, shards, run):
     other = _other_content(tiny_data, tmp_path / "data")  # the same name and scene ids, other pixels
     second = tmp_path / "telea-data-shard-2of2"
@@ -302,9 +290,6 @@ def test_a_shard_whose_image_is_a_symbolic_link_is_refused(tmp_path, shards, run
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="defect: merge copies a shard's stored image without checking it against the "
-                                       "record's image_sha256, so an image changed after its run merges under the "
-                                       "original's scores (realbench/run/merging.py _collect)")
 def test_a_shard_whose_image_changed_is_refused(tmp_path, shards, run):
     first = copy_tree(shards[0], tmp_path / "shard-1of2")
     image = next((first / "images").rglob("*.png"))

@@ -47,9 +47,6 @@ def test_a_report_removes_its_own_files_folder_when_it_needs_it_no_more(tmp_path
     assert not (tmp_path / "page_files").exists() and leftovers(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a report with a files folder deletes a folder named .<name>_files.old "
-                                       "beside the page without checking it is its own "
-                                       "(realbench/summarise/report_assets.py AssetFolder.commit)")
 def test_a_hidden_folder_named_like_a_report_backup_is_not_deleted(tmp_path, base_run, run):
     mine = tmp_path / ".page_files.old"
     mine.mkdir()
@@ -181,10 +178,6 @@ def test_a_killed_merge_leaves_nothing_its_rerun_trips_over(killed, tmp_path, sh
     assert {k: v for k, v in mine.items() if k != "created"} == {k: v for k, v in theirs.items() if k != "created"}
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a merge killed after its folder was renamed into place (while it "
-                                       "printed its table) cannot be rerun: the same command is refused as 'merge "
-                                       "output folder exists and is not empty' (realbench/run/merging.py merge_runs; "
-                                       "`data export` has the same window: export_benchmark)")
 def test_a_merge_killed_after_its_folder_was_complete_can_be_rerun(killed, shards, run):
     merged = killed["merged"] / "merged"
     assert (merged / "run.json").is_file(), "the kill came before the rename: the fault point moved"
@@ -217,10 +210,6 @@ def test_a_killed_export_reruns_and_loads_as_the_same_data(killed, export_rerun,
     assert exported.out.splitlines()[1:] == run("data", "info", "--data", tiny_data).out.splitlines()[1:]
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a killed `data export` leaves its hidden temp folder "
-                                       "(.<name>.XXXXXXXX, a whole parquet inside) and no later export removes it "
-                                       "(realbench/data/hfdata.py export_benchmark: no marker, no cleanup of stale "
-                                       "temp folders)")
 def test_a_killed_export_leaves_nothing_behind_after_its_rerun(killed, export_rerun):
     assert_ok(export_rerun)
     assert leftovers(killed["export"]) == []
