@@ -1,6 +1,7 @@
 """Helpers shared by the learned metrics: device choice, batching, a per-process model cache."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -13,6 +14,11 @@ _MODELS: dict[tuple, Any] = {}
 
 
 pick_device = devices.pick_device  # the one device rule: --device, else CUDA, then MPS, then the CPU
+
+
+def real_path(path) -> str:
+    """A weights path as a cache key: symlinks resolved, so one folder reached two ways loads once."""
+    return os.path.realpath(path)
 
 
 def cached_model(key: tuple, loader: Callable[[], Any]) -> Any:

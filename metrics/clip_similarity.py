@@ -18,7 +18,7 @@ from typing import Any
 from realbench.core.settings import setting
 from realbench.weights import SPECS, WeightSpec, register_weights, resolve
 
-from ._torch import cached_model, pick_device
+from ._torch import cached_model, pick_device, real_path
 from .base import METRICS, BatchOptions, MetricInfo
 from .embedding import EmbeddingMetric
 
@@ -82,7 +82,7 @@ class CLIP(EmbeddingMetric):
             weights_file = str(self._resolved.files[0])
             folder = str(Path(weights_file).parent)
             self._model, self._preprocess = cached_model(
-                ("open_clip", self.options["model"], folder, str(self._device)),
+                ("open_clip", self.options["model"], real_path(folder), str(self._device)),
                 lambda: load_open_clip(self.options["model"], folder, weights_file, quick_gelu, self._device))
 
     def protocol(self) -> dict[str, Any]:

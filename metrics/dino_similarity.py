@@ -15,7 +15,7 @@ import numpy as np
 
 from realbench.weights import WeightSpec, register_weights, resolve
 
-from ._torch import cached_model, pick_device
+from ._torch import cached_model, pick_device, real_path
 from .base import METRICS, MetricInfo
 from .embedding import EmbeddingMetric
 
@@ -83,7 +83,7 @@ class DINO(EmbeddingMetric):
             self._resolved = resolve(self.weights_name, self.weights)
             self._device = pick_device(self.device)
             self._model, self._processor = cached_model(
-                ("vit", str(self._resolved.path), str(self._device)),
+                ("vit", real_path(self._resolved.path), str(self._device)),
                 lambda: load_vit(str(self._resolved.path), self._device))
             self._transform = dino_transform(self.crop)
 

@@ -15,7 +15,7 @@ from realbench.core.download import fetch_url
 from realbench.core.unzip import extract_zip
 from realbench.weights import WeightSpec, file_complete, register_weights, resolve
 
-from ._torch import cached_model, pick_device
+from ._torch import cached_model, pick_device, real_path
 from .base import METRICS, MetricInfo
 from .embedding import EmbeddingMetric
 
@@ -92,7 +92,7 @@ class DreamSim(EmbeddingMetric):
             self._device = pick_device(self.device)
         if self._backend is None:
             self._resolved = resolve(DREAMSIM_ENSEMBLE.name, self.weights)
-            self._backend = cached_model(("dreamsim", str(self._resolved.path), str(self._device)),
+            self._backend = cached_model(("dreamsim", real_path(self._resolved.path), str(self._device)),
                                          lambda: load_dreamsim(str(self._resolved.path), self._device))
 
     def protocol(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from realbench.weights import WeightSpec, register_weights, resolve
 
-from ._torch import batch_size, batches, cached_model, forward_context, pick_device, to_tensor
+from ._torch import batch_size, batches, cached_model, forward_context, pick_device, real_path, to_tensor
 from .base import METRICS, BatchOptions, Metric, MetricInfo
 
 MIN_CROP = 64  # AlexNet's five stages need at least this many pixels per side
@@ -81,7 +81,7 @@ class MaskedLPIPS(Metric):
         if getattr(self, "_model", None) is None:
             self._resolved = resolve(ALEXNET.name, self.weights)
             self._device = pick_device(self.device)
-            self._model = cached_model(("lpips", str(self._resolved.path), str(self._device)),
+            self._model = cached_model(("lpips", real_path(self._resolved.path), str(self._device)),
                                        lambda: load_lpips(str(self._resolved.path), self._device))
 
     def protocol(self) -> dict[str, Any]:

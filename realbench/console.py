@@ -4,7 +4,9 @@ bars (they read their switches when imported)."""
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import signal
 import sys
 
 
@@ -19,7 +21,20 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
-    sys.exit(code)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit with the command's own code, whatever arrives now. A Ctrl-C during shutdown would turn
+    it into death by SIGINT; so would CPython itself after an interrupt raised inside a package's
+    import, even one handled here (its 'unhandled interrupt' flag stays set), hence ``os._exit``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if code != 130:
+        sys.exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 if __name__ == "__main__":

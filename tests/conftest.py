@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each, not two apiece
+    for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_threads, "1")  # children (CLI subprocesses) inherit it
+    import torch  # noqa: E402
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 from simulated_internet import SimulatedInternet, guard_sockets  # noqa: E402
 
@@ -51,19 +58,36 @@ def replica_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("replicas")
 
 
+class Replicas(dict):
+    """Replica folders built on first use and kept for the session: a test pays only for the
+    replicas it touches (a metric's contract test never builds a diffusion model)."""
+
+    def __init__(self, builders: dict[str, Callable[[], Path]]):
+        super().__init__()
+        self.builders = builders
+
+    def __missing__(self, key: str) -> Path:
+        self[key] = self.builders[key]()
+        return self[key]
+
+    def names(self) -> list[str]:
+        return list(self.builders)
+
+
 @pytest.fixture(scope="session")
-def hub_replicas(replica_root) -> dict[str, Path]:
-    """The Hugging Face repositories realbench uses, as folders in their hub layouts (built once)."""
+def hub_replicas(replica_root) -> Replicas:
+    """The Hugging Face repositories realbench uses, as folders in their hub layouts."""
     import replicas
 
-    return {
-        replicas.SD2: replicas.sd2_inpainting_repo(replica_root / "hub" / "sd2-inpainting"),
-        replicas.SD2_BASE: replicas.sd2_base_repo(replica_root / "hub" / "sd2-base"),
-        replicas.PBE: replicas.paint_by_example_repo(replica_root / "hub" / "paint-by-example"),
-        replicas.DINO: replicas.dino_vits16_repo(replica_root / "hub" / "dino-vits16"),
-        replicas.DINOV2: replicas.dinov2_base_repo(replica_root / "hub" / "dinov2-base"),
-        replicas.CLIP_B32: replicas.clip_b32_repo(replica_root / "hub" / "clip-b32"),
-    }
+    hub = replica_root / "hub"
+    return Replicas({
+        replicas.SD2: lambda: replicas.sd2_inpainting_repo(hub / "sd2-inpainting"),
+        replicas.SD2_BASE: lambda: replicas.sd2_base_repo(hub / "sd2-base"),
+        replicas.PBE: lambda: replicas.paint_by_example_repo(hub / "paint-by-example"),
+        replicas.DINO: lambda: replicas.dino_vits16_repo(hub / "dino-vits16"),
+        replicas.DINOV2: lambda: replicas.dinov2_base_repo(hub / "dinov2-base"),
+        replicas.CLIP_B32: lambda: replicas.clip_b32_repo(hub / "clip-b32"),
+    })
 
 
 @pytest.fixture(scope="session")
@@ -105,8 +129,8 @@ def internet(monkeypatch, hub_replicas, file_replicas):
     import replicas
 
     net = SimulatedInternet()
-    for repo_id, folder in hub_replicas.items():
-        net.add_repo(repo_id, folder)
+    for repo_id in hub_replicas.names():
+        net.add_repo(repo_id, lambda repo_id=repo_id: hub_replicas[repo_id])
     net.add_url(replicas.ALEXNET_URL, file_replicas["alexnet"])
     net.add_url(replicas.LOFTR_URL, file_replicas["loftr"])
     import huggingface_hub.constants as hf_constants

@@ -25,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import urllib.response
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,7 @@ class SimulatedInternet:
 
     def __init__(self) -> None:
         self.repos: dict[str, HubRepo] = {}
+        self._pending: dict[str, Callable[[], Path]] = {}
         self.urls: dict[str, Path | bytes] = {}
         self.log: list[tuple[str, str]] = []
         self.ranges: list[tuple[str, str]] = []  # (url, Range header) of every ranged request
@@ -92,10 +94,20 @@ class SimulatedInternet:
         self.cuts: dict[str, int] = {}
 
     # ------------------------------------------------------------------ registration
-    def add_repo(self, repo_id: str, folder: Path) -> HubRepo:
-        repo = HubRepo(repo_id, Path(folder))
-        self.repos[repo_id] = repo
-        return repo
+    def add_repo(self, repo_id: str, folder: Path | Callable[[], Path]) -> None:
+        """``folder`` may be a function that builds it: a replica is made only once asked for."""
+        if callable(folder):
+            self._pending[repo_id] = folder
+        else:
+            self.repos[repo_id] = HubRepo(repo_id, Path(folder))
+
+    def _repo_ids(self) -> list[str]:
+        return sorted({*self.repos, *self._pending}, key=lambda repo_id: -len(repo_id))
+
+    def _repo(self, repo_id: str) -> HubRepo:
+        if repo_id not in self.repos:
+            self.repos[repo_id] = HubRepo(repo_id, Path(self._pending.pop(repo_id)()))
+        return self.repos[repo_id]
 
     def add_url(self, url: str, content: Path | bytes) -> None:
         self.urls[url] = content
@@ -135,8 +147,11 @@ class SimulatedInternet:
         if path == "/api/agent-harnesses":  # huggingface_hub's user-agent registry, fetched once a day
             body = json.dumps({"standardEnvVars": [], "harnesses": {}}).encode()
             return 200, {"Content-Type": "application/json"}, body, None
-        for repo_id, repo in sorted(self.repos.items(), key=lambda kv: -len(kv[0])):
-            api = f"/api/models/{repo_id}/"
+        for repo_id in self._repo_ids():
+            api, resolve = f"/api/models/{repo_id}/", f"/{repo_id}/resolve/"
+            if not (path.startswith((api, resolve)) or path == api.rstrip("/")):
+                continue
+            repo = self._repo(repo_id)
             if path.startswith(api) or path == api.rstrip("/"):
                 rest = path[len(api):]
                 if rest.startswith("revision/") or rest == "":
@@ -155,7 +170,6 @@ class SimulatedInternet:
                         entries = [e for e in entries if e["path"].count("/") == depth]
                     return 200, {"Content-Type": "application/json"}, json.dumps(entries).encode(), None
                 return 404, {"X-Error-Code": "EntryNotFound"}, b"{}", None
-            resolve = f"/{repo_id}/resolve/"
             if path.startswith(resolve):
                 revision, _, rel = path[len(resolve):].partition("/")
                 if revision not in ("main", repo.sha):

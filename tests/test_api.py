@@ -18,7 +18,7 @@ def test_top_level_functions_have_real_signatures_and_docstrings():
 
 def test_one_metric_as_a_string_and_run_results_everywhere(tmp_path):
     run = evaluate("telea", "sample", scenes="chelsea-defocus", metrics="psnr", out=tmp_path / "run", progress=False)
-    assert run.meta["metrics"] == ["psnr"]
+    assert run.meta.metrics == ["psnr"]
     table = leaderboard([run], metrics="psnr")
     assert list(table["split"]) == ["all", "inpaint"]
     baseline = tmp_path / "b.csv"

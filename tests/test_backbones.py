@@ -139,7 +139,7 @@ def test_realfill_on_sdxl_trains_and_samples_end_to_end(tiny_sdxl, sample_bench,
 def test_sd_inpaint_runs_any_diffusers_inpainting_model(tiny_sdxl, sample_bench, tmp_path):
     out = tmp_path / "sd"
     assert main(["evaluate", "--method", "sd-inpaint", "--model", str(tiny_sdxl), "--scenes", SCENE, "--samples", "2",
-                 "--set", "steps=2", "--no-progress", "--out", str(out)]) == 0
+                 "--set", "steps=2", "--set", "resolution=64", "--no-progress", "--out", str(out)]) == 0
     assert len(read_record_dicts(out / "records.jsonl")) == 2
     _known_pixels_kept(out, sample_bench)
 

@@ -42,7 +42,7 @@ def test_a_new_definition_is_found_applied_and_recorded(tiny_definition, tmp_pat
     assert bench.definition is tiny_definition and bench.ids == ["1", "2"]
     run = evaluate("slow_method:SlowNoisyTelea", bench, method_config={"delay": 0}, out=tmp_path / "run",
                    progress=False)
-    assert run.meta["benchmark"]["name"] == "tiny-bench" and run.meta["metrics"] == ["psnr"]
+    assert run.meta.benchmark["name"] == "tiny-bench" and run.meta.metrics == ["psnr"]
     assert len(run.records()) == 2 * 3  # the definition's samples per scene for a stochastic method
     assert list(leaderboard([run])["split"]) == ["all", "inpaint"]
     assert main(["benchmarks"]) == 0

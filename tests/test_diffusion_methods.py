@@ -68,8 +68,8 @@ def test_sd_inpaint_end_to_end_with_prompts(tiny_sd, sample_bench, tmp_path):
     prompts.write_text(json.dumps({SCENE: "a photo of a cat"}))
     out = tmp_path / "run"
     assert main(["evaluate", "--method", "sd-inpaint", "--model", str(tiny_sd), "--scenes", f"{SCENE},rocket-style",
-                 "--samples", "2", "--set", "steps=2", "--prompts", str(prompts), "--no-progress",
-                 "--out", str(out)]) == 0
+                 "--samples", "2", "--set", "steps=2", "--set", "resolution=64", "--prompts", str(prompts),
+                 "--no-progress", "--out", str(out)]) == 0
     info = {r["scene"]: r["info"] for r in read_record_dicts(out / "records.jsonl")}
     assert info[SCENE]["prompt"] == "a photo of a cat" and info[SCENE]["prompt_source"] == "prompts file"
     assert info["rocket-style"]["prompt_source"] == "generic default"
@@ -82,7 +82,8 @@ def test_paint_by_example_loads_hub_layout_and_records_reference(tiny_pbe, sampl
     assert index["image_encoder"] == ["paint_by_example", "PaintByExampleImageEncoder"]  # the hub's entry
     out = tmp_path / "run"
     assert main(["evaluate", "--method", "paint-by-example", "--model", str(tiny_pbe), "--scenes", SCENE,
-                 "--samples", "4", "--set", "steps=2", "--no-progress", "--out", str(out)]) == 0
+                 "--samples", "4", "--set", "steps=2", "--set", "resolution=64", "--no-progress",
+                 "--out", str(out)]) == 0
     records = read_record_dicts(out / "records.jsonl")
     from realbench.methods.paint_by_example import PaintByExample
 
@@ -247,7 +248,7 @@ def test_resolution_must_be_a_multiple_of_8(tiny_sd):
 def test_an_extended_run_makes_the_images_of_a_run_made_in_one_go(tiny_sd, sample_bench, tmp_path):
     """Batches are index-aligned blocks (0-3, 4-7), so `--samples 8` after `--samples 3` generates
     samples 4-7 in the batch a run made in one go does, and so, bit for bit, the same images."""
-    config = {"model": str(tiny_sd), "steps": 2, "batch": 4}
+    config = {"model": str(tiny_sd), "steps": 2, "batch": 4, "resolution": 64}
     common = dict(scenes=[SCENE], metrics="none", select=False, method_config=config, progress=False)
     evaluate("sd-inpaint", sample_bench, samples=8, out=tmp_path / "once", **common)
     evaluate("sd-inpaint", sample_bench, samples=3, out=tmp_path / "twice", **common)

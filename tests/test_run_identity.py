@@ -35,7 +35,7 @@ def test_rows_carry_run_label_method_and_data(runs, tmp_path):
     assert table["data"].nunique() == 1 and table["data"].iloc[0].startswith("sample@")
     labelled = evaluate("telea", "sample", scenes=SCENES, method_config={"radius": 3}, out=tmp_path / "mine",
                         label="mine", progress=False)
-    assert labelled.meta["label"] == "mine" and set(leaderboard([labelled])["run"]) == {"mine"}
+    assert labelled.meta.label == "mine" and set(leaderboard([labelled])["run"]) == {"mine"}
 
 
 def test_runs_on_different_scene_sets_are_refused_unless_allowed(runs, capsys):

@@ -173,10 +173,10 @@ def test_max_refs_limits_references_and_is_recorded(sample_bench, tmp_path):
                    progress=False)
     record = read_record_dicts(run.run_dir / "records.jsonl")[0]
     assert len(record["info"]["references"]) == 2
-    assert run.meta["max_refs"] == 2
+    assert run.meta.max_refs == 2
     other = evaluate("homography-warp", sample_bench, scenes=["astronaut-mixed"], out=tmp_path / "all",
                      progress=False)
-    assert other.meta["config_hash"] != run.meta["config_hash"]
+    assert other.meta.config_hash != run.meta.config_hash
 
 
 def test_ray_run_gives_records_identical_to_the_local_executor(sample_bench, tmp_path):
@@ -184,7 +184,7 @@ def test_ray_run_gives_records_identical_to_the_local_executor(sample_bench, tmp
     kwargs = dict(scenes=SCENES[:3], samples=2, method_config={"delay": 0}, progress=False)
     local = evaluate(NOISY, sample_bench, out=tmp_path / "local", **kwargs).run_dir
     distributed = evaluate(NOISY, sample_bench, out=tmp_path / "ray", executor="ray", **kwargs)
-    assert distributed.meta["executor"] == "ray"
+    assert distributed.meta.executor == "ray"
     ray_records = read_record_dicts(tmp_path / "ray" / "records.jsonl")
     assert _stable(ray_records) == _stable(read_record_dicts(local / "records.jsonl"))
 

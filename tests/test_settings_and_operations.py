@@ -95,9 +95,9 @@ def test_device_reaches_methods_metrics_and_matcher(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "CorrespondenceScorer", scorer_spy)
     result = evaluate("telea", scenes=[SCENE], device="cpu", out=tmp_path / "run", progress=False)
     assert seen["metrics"] == "cpu" and seen["method"].device == "cpu" and seen["matcher"].device == "cpu"
-    assert result.meta["device"] == "cpu"
-    assert result.meta["config_hash"] == evaluate("telea", scenes=[SCENE], out=tmp_path / "run2",
-                                                  progress=False).meta["config_hash"]  # not part of the identity
+    assert result.meta.device == "cpu"
+    assert result.meta.config_hash == evaluate("telea", scenes=[SCENE], out=tmp_path / "run2",
+                                                  progress=False).meta.config_hash  # not part of the identity
 
 
 def test_shards_counted_from_zero_or_from_slurm(monkeypatch):
