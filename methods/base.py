@@ -57,7 +57,7 @@ class MethodSettings:
 
 
 class Method:
-    """Subclasses declare ``Settings`` (a dataclass, see ``realbench.settings``); a plain
+    """Subclasses declare ``Settings`` (a dataclass, see ``realbench.core.settings``); a plain
     ``default_config`` dict still works and is typed by its values."""
 
     info: ClassVar[MethodInfo]

@@ -2,7 +2,7 @@
 
 ``fetch_url`` downloads into ``<dst>.partial`` and resumes it with an HTTP range request when
 rerun after an interruption; the file appears under its real name only once it is complete.
-Archives are unpacked by ``realbench.unzip`` (bounded, checked entry by entry).
+Archives are unpacked by ``realbench.core.unzip`` (bounded, checked entry by entry).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The zip is unpacked once into realbench's cache (``$REALBENCH_CACHE/archives/<name>-<key>/``) and
 reused; the key is a hash of the archive's table of contents (names, sizes, CRCs), so a changed
 archive is a new folder, and reading it costs no full pass over gigabytes. Unpacking is bounded
-(``realbench.unzip``), goes to a temporary folder renamed into place when complete, and holds a
+(``realbench.core.unzip``), goes to a temporary folder renamed into place when complete, and holds a
 lock per archive: parallel runs on one zip unpack it once, and a temporary folder left by a killed
 unpack is removed by the next one (only under that lock, so a live unpack is never touched).
 """

@@ -4,7 +4,7 @@ Running has two phases. ``plan_run`` validates everything (data, method and its 
 their weights, the output folder and what it already holds, every external input, the Ray
 cluster) and writes nothing. ``execute`` then creates the folder, takes its lock, plans the missing
 work from the records and writes images and records as results arrive from the worker
-(``realbench.worker``), in-process or on Ray. A run that fails before it produced anything leaves
+(``realbench.run.worker``), in-process or on Ray. A run that fails before it produced anything leaves
 no folder behind. Summaries are the summarising layer's job.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Everything a study reads from recorded runs, in one place: a run's identity and samples
-(``realbench.runview``), its scenes (``realbench.loading``) and a sample's pixels, checked against
+(``realbench.summarise.runview``), its scenes (``realbench.data.loading``) and a sample's pixels, checked against
 what the run recorded. The rest of ``realbench.study`` sees only ``RunSource`` and ``RecordedSample``.
 """
 from __future__ import annotations
