@@ -33,6 +33,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+from realbench.core import jsonio
 from realbench.core.devices import pick_device
 from realbench.core.errors import RealBenchError
 from realbench.core.files import staged_folder
@@ -289,7 +290,7 @@ class LoRAFineTune(PipelineMethod):
             self._load_adapters(lora_dir, models)
         else:
             self.train(scene, models, lora_dir, workdir / f"checkpoint-{key}")
-        self._fit = json.loads((lora_dir / "train.json").read_text())
+        self._fit = jsonio.read_json(lora_dir / "train.json", "the fitted LoRA's train.json", allow_nan=True)
         self._lora_id = f"lora-{key}"
         self._pipe = self._pipeline(models)
 
@@ -490,7 +491,7 @@ class LoRAFineTune(PipelineMethod):
         def write(tmp: Path) -> None:
             for name, model in models.items():
                 model.save_pretrained(str(tmp / name))
-            (tmp / "train.json").write_text(json.dumps(info, indent=1, default=str))
+            (tmp / "train.json").write_text(jsonio.dumps(info, indent=1))  # strict: a NaN loss is null
 
         self._atomic_dir(lora_dir, write)
 
