@@ -15,12 +15,13 @@ VOID = {"img", "meta", "br", "hr", "link", "input", "col"}
 class Checker(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.stack, self.errors, self.images, self.links = [], [], [], []
+        self.stack, self.errors, self.images, self.links, self.alts = [], [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "img":
             self.images.append(attrs.get("src", ""))
+            self.alts.append(attrs.get("alt", ""))
         if tag == "a":
             self.links.append(attrs.get("href", ""))
         if tag not in VOID:
@@ -55,6 +56,8 @@ def test_report_is_valid_html_and_every_image_and_link_resolves(two_runs, tmp_pa
     assert not checker.errors and checker.stack == []
     assert text.startswith("<!DOCTYPE html>")
     assert len(checker.images) >= 3 * (2 + 2 + 3) + 4  # scene pictures, samples, plots
+    assert all(alt and "<" not in alt and ">" not in alt for alt in checker.alts)  # plain text for screen readers
+    assert any("; " in alt for alt in checker.alts)  # a caption's line break
     for src in checker.images:
         assert src.startswith("data:image/")
         Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()

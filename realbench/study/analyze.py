@@ -67,10 +67,11 @@ def analyze_study(study_dir: str | os.PathLike, *, with_paper: bool = False, com
     choices = [m.key for m in manifest.methods] + ([GROUND_TRUTH] if manifest.design.kind != "methods" else [])
     questions = _questions(config, votes)
     seed = manifest.design.seed if seed is None else int(seed)
-    table = _table(used, manifest, config, questions, choices, resamples, seed)
+    stamp = _stamp(manifest, seed)
+    table = _table(used, manifest, questions, choices, resamples, seed, stamp)
     analysis = Analysis(
         identity=_identity(manifest, config, folder), rules=_rules(config, resamples, seed, complete_only),
-        table=table, per_scene=_per_scene(used, manifest, questions, choices), participants=people,
+        table=table, per_scene=_per_scene(used, manifest, questions, choices, stamp), participants=people,
         agreement=_agreement(used, questions, choices),
         pairwise=_pairwise(used, manifest, questions) if manifest.design.kind != "methods" else None)
     if used.empty:
@@ -116,8 +117,14 @@ def _participants(votes: pd.DataFrame, config: StudyConfig, complete_only: bool)
                                        "excluded", "reason"])
 
 
-def _table(used: pd.DataFrame, manifest: Manifest, config: StudyConfig, questions: list, choices: list[str],
-           resamples: int, seed: int) -> pd.DataFrame:
+def _stamp(manifest: Manifest, bootstrap_seed: int) -> dict[str, Any]:
+    """The identity every row of every table carries: study, its seed, the bootstrap's, the data."""
+    data = "; ".join(f"{d['name']}@{d['checksum']}" for d in manifest.data)
+    return {"study": manifest.study_id, "seed": manifest.design.seed, "bootstrap_seed": bootstrap_seed, "data": data}
+
+
+def _table(used: pd.DataFrame, manifest: Manifest, questions: list, choices: list[str],
+           resamples: int, seed: int, stamp: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for index, (qid, criterion, text) in enumerate(questions):
         votes = used[used["question"] == qid]
@@ -125,7 +132,7 @@ def _table(used: pd.DataFrame, manifest: Manifest, config: StudyConfig, question
         total = len(votes)
         for c, choice in enumerate(choices):
             count = int((votes["choice"] == choice).sum())
-            rows.append({"study": manifest.study_id, "criterion": criterion, "question": qid,
+            rows.append({**stamp, "criterion": criterion, "question": qid,
                          "method": choice, "display": _display(manifest, choice), "votes": count, "total": total,
                          "share": count / total if total else float("nan"), "ci_low": low[c], "ci_high": high[c],
                          "participants": int(votes["slot"].nunique()), "scenes": int(votes["scene"].nunique()),
@@ -141,7 +148,7 @@ def _runs(manifest: Manifest, choice: str) -> str:
     method = next((m for m in manifest.methods if m.key == choice), None)
     if method is None:
         return ""
-    return "; ".join(f"{r['label']} (config {r['config_hash']}, data {r['data']}@{str(r['data_checksum'])[:8]})"
+    return "; ".join(f"{r['label']} (config {r['config_hash']}, data {r['data']}@{r['data_checksum']})"
                      for r in method.runs)
 
 
@@ -175,14 +182,15 @@ def two_way_bootstrap(votes: pd.DataFrame, choices: list[str], resamples: int,
     return [float(x) for x in low], [float(x) for x in high]
 
 
-def _per_scene(used: pd.DataFrame, manifest: Manifest, questions: list, choices: list[str]) -> pd.DataFrame:
+def _per_scene(used: pd.DataFrame, manifest: Manifest, questions: list, choices: list[str],
+               stamp: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for qid, criterion, _ in questions:
         for scene in manifest.scenes:
             votes = used[(used["question"] == qid) & (used["scene"] == scene.key)]
             for choice in choices:
                 count = int((votes["choice"] == choice).sum())
-                rows.append({"criterion": criterion, "question": qid, "scene": scene.key, "method": choice,
+                rows.append({**stamp, "criterion": criterion, "question": qid, "scene": scene.key, "method": choice,
                              "display": _display(manifest, choice), "votes": count, "total": len(votes),
                              "share": count / len(votes) if len(votes) else float("nan")})
     return pd.DataFrame(rows)

@@ -81,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    table_format(args.out, args.format)  # a contradicting --format is refused before the bootstrap runs
     analysis = analyze_study(args.study, with_paper=args.with_paper, complete_only=args.complete_only,
                              resamples=args.resamples, seed=args.seed)
     if args.out:
@@ -88,7 +89,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(to_text(analysis), end="")
         print(f"wrote {', '.join(map(str, written))}")
     elif args.format:
-        print(RENDERERS[table_format(None, args.format)](analysis), end="")
+        print(RENDERERS[args.format](analysis), end="")
     else:
         print(to_text(analysis), end="")
     return 0

@@ -9,11 +9,14 @@ from typing import Any
 
 from .analyze import Analysis
 
+PLOT_SOFTWARE = "realbench study analyze"  # in the PNG's text chunk: how a later run knows the file is its own
+
 
 def bar_plot(analysis: Analysis) -> bytes:
     """The plot as PNG bytes (Agg, without pyplot: no global backend is touched)."""
     buffer = io.BytesIO()
-    figure(analysis).savefig(buffer, format="png")
+    figure(analysis).savefig(buffer, format="png", metadata={"Software": PLOT_SOFTWARE,
+                                                             "Title": f"study {analysis.identity['study_id']}"})
     return buffer.getvalue()
 
 

@@ -15,13 +15,15 @@ import pandas as pd
 from realbench.core.errors import RealBenchError
 from realbench.core.files import atomic_write_bytes
 from realbench.core.paths import printable
+from realbench.summarise.latex import escape as latex_escape
 
 from .analyze import Analysis
-from .plot import bar_plot
+from .plot import PLOT_SOFTWARE, bar_plot
 
 FORMATS = ("csv", "md", "latex", "json")
 SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex", ".json": "json"}
-CSV_COLUMNS = ["study", "criterion", "question", "method", "display", "votes", "total", "share", "ci_low", "ci_high",
+CSV_COLUMNS = ["study", "seed", "bootstrap_seed", "data",
+               "criterion", "question", "method", "display", "votes", "total", "share", "ci_low", "ci_high",
                "participants", "scenes", "runs", "question_text", "source"]
 
 
@@ -122,25 +124,32 @@ def to_markdown(analysis: Analysis) -> str:
     return "\n".join(lines) + "\n"
 
 
-def latex_escape(text: Any) -> str:
-    text = str(text).replace("\\", "\0")
-    for char in "&%$#_{}":
-        text = text.replace(char, "\\" + char)
-    replacements = {"~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "<": "\\textless{}", ">": "\\textgreater{}",
-                    "\0": "\\textbackslash{}"}
-    for char, command in replacements.items():
-        text = text.replace(char, command)
-    return printable(text)
+def _latex_identity(analysis: Analysis) -> list[str]:
+    """The study's identity under the table: what produced every number in it."""
+    identity = analysis.identity
+    methods = "; ".join(f"{m['display']} = " + ", ".join(f"run {r['label']} (config {r['config_hash']})"
+                                                       for r in m["runs"]) for m in identity["methods"])
+    data = "; ".join(f"{d['name']}@{d['checksum']} ({d['scenes']} scenes)" for d in identity["data"])
+    lines = [f"User study {identity['study_id']} ({identity['kind']}), seed {identity['seed']}, "
+             f"{identity['scenes']} scenes. Methods: {methods}.", f"Data: {data}.",
+             *(f"{q['criterion']}: {q['prompt']}" for q in identity["questions"]),
+             f"Interval: {analysis.rules['interval']}.", f"Exclusion: {analysis.rules['exclusion']}."]
+    out = [latex_escape(line) for line in lines]
+    if (~analysis.table["source"].astype(str).str.startswith("measured")).any():
+        out.append("Rows marked reported: are the paper's, not measured here.")
+    return out
 
 
 def to_latex(analysis: Analysis) -> str:
-    """A booktabs tabular of Table 3 (``\\usepackage{booktabs}``)."""
+    """Table 3 as a booktabs table (``\\usepackage{booktabs}``), the study's identity beneath it."""
     frame = wide(analysis)
-    lines = ["\\begin{tabular}{" + "l" * len(frame.columns) + "}", "\\toprule",
-             " & ".join(latex_escape(c) for c in frame.columns) + " \\\\", "\\midrule"]
+    lines = ["\\begin{table}[t]", "\\centering", "\\begin{tabular}{" + "l" * len(frame.columns) + "}",
+             "\\toprule", " & ".join(latex_escape(c) for c in frame.columns) + " \\\\", "\\midrule"]
     rows = frame.astype(object).itertuples(index=False)
     lines += [" & ".join(latex_escape(v) for v in row) + " \\\\" for row in rows]
-    lines += ["\\bottomrule", "\\end{tabular}"]
+    lines += ["\\bottomrule", "\\end{tabular}", "\\par\\smallskip",
+              "\\begin{minipage}{\\linewidth}\\raggedright\\footnotesize",
+              *(line + "\\\\" for line in _latex_identity(analysis)), "\\end{minipage}", "\\end{table}"]
     return "\n".join(lines) + "\n"
 
 
@@ -163,11 +172,47 @@ RENDERERS = {"csv": to_csv, "md": to_markdown, "latex": to_latex, "json": to_jso
 
 
 def table_format(out: str | Path | None, fmt: str | None) -> str:
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise RealBenchError(f"--format {fmt}: one of {', '.join(FORMATS)}")
-        return fmt
-    return SUFFIXES.get(Path(out).suffix.lower(), "csv") if out is not None else "csv"
+    """As for leaderboards: ``out``'s extension names the format; a ``fmt`` that contradicts it, or
+    an extension that names none, is refused. Without ``out``: ``fmt``, else CSV."""
+    if fmt is not None and fmt not in FORMATS:
+        raise RealBenchError(f"--format {fmt}: one of {', '.join(FORMATS)}")
+    if out is None:
+        return fmt or "csv"
+    suffix = Path(out).suffix.lower()
+    named = SUFFIXES.get(suffix)
+    if named is None:
+        raise RealBenchError(f"--out: the extension '{suffix or '(none)'}' names no analysis format; use "
+                             f"{', '.join(SUFFIXES)}", path=str(out))
+    if fmt is not None and fmt != named:
+        raise RealBenchError(f"--format {fmt} contradicts --out's extension '{suffix}' ({named})", path=str(out))
+    return named
+
+
+def _written_by_us(path: Path, data: bytes) -> bool:
+    """Whether an existing companion file (the plot, the per-scene CSV) is one this command wrote:
+    a PNG carrying our text chunk, or a CSV that starts with the header line we write."""
+    try:
+        if path.suffix == ".png":
+            from PIL import Image
+
+            with Image.open(path) as image:
+                return image.format == "PNG" and image.info.get("Software") == PLOT_SOFTWARE
+        with path.open("rb") as handle:
+            first = handle.readline(4096)
+        return first == data.split(b"\n", 1)[0] + b"\n"
+    except (OSError, ValueError, SyntaxError):
+        return False
+
+
+def _check_targets(files: dict[Path, bytes], out: Path) -> None:
+    """The named ``out`` may be replaced; a companion file only when this command made it."""
+    for path, data in files.items():
+        if path.exists() and not path.is_file():
+            raise RealBenchError("not a file", path=str(path))
+        if path != out and path.exists() and not _written_by_us(path, data):
+            raise RealBenchError(f"exists and was not written by `realbench study analyze` (it would be replaced by "
+                                 f"the {'bar plot' if path.suffix == '.png' else 'per-scene table'} of --out "
+                                 f"{out.name}); move it or choose another --out", path=str(path))
 
 
 def write_analysis(analysis: Analysis, out: str | Path, fmt: str | None = None, plot: bool = True) -> list[Path]:
@@ -179,10 +224,9 @@ def write_analysis(analysis: Analysis, out: str | Path, fmt: str | None = None, 
         files[out.with_name(f"{out.stem}-per-scene.csv")] = to_csv(analysis, analysis.per_scene).encode("utf-8")
     if plot:
         files[out.with_suffix(".png")] = bar_plot(analysis)
+    _check_targets(files, out)
     try:
         for path, data in files.items():
-            if path.exists() and not path.is_file():
-                raise RealBenchError("not a file", path=str(path))
             atomic_write_bytes(path, data)
     except OSError as exc:
         raise RealBenchError(f"cannot write the analysis ({exc.strerror or exc})", path=str(out)) from None

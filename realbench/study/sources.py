@@ -71,6 +71,10 @@ def read_source(run: Any) -> RunSource:
         image, sample, seed = _field(record, "image"), _field(record, "sample"), _field(record, "seed")
         if not isinstance(image, str) or isinstance(sample, bool) or not isinstance(sample, int):
             raise RealBenchError("a record names no image or sample index", scene=scene, path=where)
+        if _field(_field(record, "info") or {}, "canvas") == "blank":
+            raise RealBenchError(f"run '{printable(view.label)}' made scene variants from a blank canvas (Fig. 11, "
+                                 "sample.canvas=blank): its images complete no target, and a study compares "
+                                 "completions of the target", scene=scene, path=where)
         samples.setdefault(scene, []).append(RecordedSample(
             scene, sample, seed if isinstance(seed, int) else None, image, str(_field(record, "image_sha256") or "")))
         checksums[scene] = str(_field(record, "scene_checksum") or "")

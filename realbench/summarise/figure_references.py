@@ -141,7 +141,8 @@ def reference_figure(group: Sequence[RunView], scenes: Mapping[str, Scene]) -> M
     curve = reference_curve(group, scenes)
     metrics = list(dict.fromkeys(curve["metric"])) if not curve.empty else []
     with pyplot() as plt:
-        fig, axes = plt.subplots(1, max(1, len(metrics)), squeeze=False, figsize=(3.6 * max(1, len(metrics)), 3.2))
+        panel = max(3.6, 0.75 * len(group) + 1)  # inches per panel: room for every tick
+        fig, axes = plt.subplots(1, max(1, len(metrics)), squeeze=False, figsize=(panel * max(1, len(metrics)), 3.4))
         with closed_on_error(fig):
             for ax, metric in zip(axes.flat, metrics, strict=False):
                 _curve_panel(ax, curve[curve["metric"] == metric], metric_label(group, metric))
@@ -158,7 +159,7 @@ def _curve_panel(ax: Any, part: pd.DataFrame, label: str) -> None:
     below = np.clip(mean - part["ci95_low"].to_numpy(float), 0, None)
     above = np.clip(part["ci95_high"].to_numpy(float) - mean, 0, None)
     ax.errorbar(x, mean, yerr=np.vstack([below, above]), marker="o", capsize=3)
-    ax.set_xticks(x, list(part["references"]), fontsize=7)
+    ax.set_xticks(x, [str(t).replace(" (", "\n(") for t in part["references"]], fontsize=7)  # two lines: no overlap
     ax.set_xlabel("references (--max-refs)", fontsize=8)
     ax.set_ylabel(label, fontsize=8)
     ax.tick_params(labelsize=7)

@@ -4,6 +4,7 @@ top- and bottom-ranked samples. Every text from data is escaped."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,8 +58,14 @@ def e(text: Any) -> str:
     return html.escape(printable(str(text)), quote=True)
 
 
+def plain(caption: str) -> str:
+    """A caption's HTML as the plain text an ``alt`` attribute holds (line breaks as "; ")."""
+    text = re.sub(r"<br\s*/?>", "; ", caption)
+    return html.unescape(re.sub(r"<[^>]*>", "", text))
+
+
 def _figure(array: np.ndarray, href: str, caption: str) -> str:
-    return (f'<figure><a href="{e(href)}"><img src="{thumb_uri(array)}" alt="{e(caption)}" loading="lazy">'
+    return (f'<figure><a href="{e(href)}"><img src="{thumb_uri(array)}" alt="{e(plain(caption))}" loading="lazy">'
             f"</a><figcaption>{caption}</figcaption></figure>")
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
+import subprocess
 from collections import Counter
 
 import krippendorff
@@ -207,9 +209,57 @@ def test_cli_analyze_writes_table_plot_and_per_scene(study, tmp_path, capsys):
     per_scene = pd.read_csv(tmp_path / "t3-per-scene.csv")
     assert len(per_scene) == 2 * 8 * 2
     assert (tmp_path / "t3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    manifest = read_manifest(study)
+    assert set(table.loc[table["source"] == "measured", "study"]) == set(per_scene["study"]) == {manifest.study_id}
+    assert set(per_scene["seed"]) == {manifest.design.seed} and set(per_scene["data"]) == {
+        "; ".join(f"{d['name']}@{d['checksum']}" for d in manifest.data)}
+    assert args.func(args) == 0  # a rerun replaces its own plot and per-scene table
+    capsys.readouterr()
     args = parser.parse_args(["study", "analyze", str(study), "--format", "json", "--resamples", "100"])
     assert args.func(args) == 0
     assert math.isclose(sum(r["share"] for r in json.loads(capsys.readouterr().out)["table3"]
                             if r["question"] == "realism"), 1.0)
     with pytest.raises(RealBenchError, match="--resamples must be"):
         analyze_study(study, resamples=5)
+
+
+def test_analyze_refuses_a_contradicting_format_and_files_it_did_not_make(study, tmp_path):
+    _cast(study, [_prefer({}, rng_seed=3)])
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command", required=True))
+
+    def analyze(*argv: str) -> int:
+        args = parser.parse_args(["study", "analyze", str(study), "--resamples", "100", *argv])
+        return args.func(args)
+
+    for argv, message in ((["--format", "json", "--out", str(tmp_path / "x.md")], "contradicts --out's extension"),
+                          (["--out", str(tmp_path / "x.txt")], "names no analysis format")):
+        with pytest.raises(RealBenchError, match=message):
+            analyze(*argv)
+    (tmp_path / "mine.png").write_bytes(b"my own plot")
+    (tmp_path / "mine-per-scene.csv").write_text("my,own\n1,2\n")
+    for out, other in (("mine.md", "mine.png"), ("mine.csv", "mine-per-scene.csv")):
+        with pytest.raises(RealBenchError, match="was not written by `realbench study analyze`") as error:
+            analyze("--out", str(tmp_path / out))
+        assert other in str(error.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine-per-scene.csv", "mine.png"]
+    assert (tmp_path / "mine.png").read_bytes() == b"my own plot"
+
+
+def test_the_latex_table_compiles_and_carries_the_studys_identity(study, tmp_path):
+    _cast(study, [_prefer({}, rng_seed=3)])
+    analysis = analyze_study(study, with_paper=True, resamples=100)
+    analysis.identity["questions"][0]["prompt"] += " \x1b[31m 50% & $x^2$ \\ {~}"
+    latex = to_latex(analysis)
+    manifest = read_manifest(study)
+    assert manifest.study_id in latex and all(d["checksum"] in latex for d in manifest.data)
+    assert "\x1b" not in latex and "\\x1b" not in latex
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (.ci/run installs texlive)")
+    (tmp_path / "t.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + latex
+                                    + "\\end{document}\n", encoding="utf-8")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]

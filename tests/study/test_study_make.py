@@ -189,8 +189,11 @@ def test_bad_input_is_one_error_and_nothing_is_written(study_runs, tmp_path):
 
 
 def test_a_record_pointing_outside_its_run_or_at_a_changed_image_is_refused(study_runs, tmp_path):
+    """... and a blank-canvas run (scene variants, Fig. 11): its images complete no target."""
     warp = study_runs["run-warp-sample"]
+    blank = ("blank", lambda r: {**r, "info": {**r.get("info", {}), "canvas": "blank"}}, "from a blank canvas")
     for name, edit, message in (("escape", lambda r: {**r, "image": "../../etc/passwd"}, "not a plain relative path"),
+                                blank,
                                 ("changed", None, "changed after the run recorded it")):
         copy = Path(shutil.copytree(study_runs["run-telea-sample"], tmp_path / name))
         if edit:
