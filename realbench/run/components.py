@@ -45,7 +45,6 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
     lists everything missing, unless ``skip_unavailable`` records those metrics as unavailable.
     """
     names = list(names)
-    check_weight_names(weights)
     options = options or {}
     for name in options:
         if name not in names:
@@ -55,13 +54,17 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
     for name, cls in classes.items():
         if not (isinstance(cls, type) and issubclass(cls, Metric)):
             raise RealBenchError(f"'{name}' is not a realbench metric (a subclass of realbench.metrics.Metric)")
-    scorers, missing = {}, {}
+    built = {}
     for name, cls in classes.items():
         key = (name, canonical_json(options.get(name, {})), canonical_json(weights or {}), device,
                os.environ.get("REALBENCH_WEIGHTS_DIR"))
         scorer = _METRIC_INSTANCES.get(key) or cls(weights=weights, device=device, **options.get(name, {}))
+        built[name] = (key, scorer, scorer.required_weights())  # asking declares names such as CLIP's per tag
+    check_weight_names(weights)
+    scorers, missing = {}, {}
+    for name, (key, scorer, needed) in built.items():
         problems = []
-        for weights_name in scorer.required_weights():
+        for weights_name in needed:
             try:
                 resolve(weights_name, weights)
             except WeightsMissing as exc:
@@ -86,12 +89,33 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
     return scorers, missing
 
 
+def declare_plugin_weights() -> None:
+    """Put every plugin's weights under its default settings into ``SPECS``: most are declared at
+    import, some only when first asked for (CLIP's, one name per OpenCLIP tag)."""
+    for name in METRICS.names():
+        cls = METRICS.get(name)
+        info = getattr(cls, "info", None)
+        if isinstance(cls, type) and issubclass(cls, Metric) and getattr(info, "needs_weights", False):
+            try:
+                cls().required_weights()
+            except Exception:  # noqa: BLE001  (a broken plugin shows up when it is used, not here)
+                continue
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        needs = getattr(cls, "required_weights", None)
+        if needs is not None and getattr(getattr(cls, "info", None), "needs_weights", False):
+            try:
+                needs(cls.default_config)
+            except Exception:  # noqa: BLE001
+                continue
+
+
 def check_weight_names(weights: dict[str, str] | None) -> None:
     """Every ``--weights NAME=PATH`` names weights some plugin declares (a typo is one error with
     a suggestion, not a setting silently ignored)."""
     if not weights:
         return
-    METRICS.names(), METHODS.names()  # every plugin declares its weights when imported
+    declare_plugin_weights()
     known = sorted(SPECS)
     for name in weights:
         if name not in SPECS and not is_hub_id(name):
