@@ -8,8 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from realbench import RealBenchError, evaluate, leaderboard
 from realbench.cli import main
@@ -316,3 +318,28 @@ def test_report_goes_into_the_first_runs_folder_and_stores_photos_compressed(sco
     text = page.read_text()
     assert "data:image/png;base64" not in text.split("<h2>Plots</h2>")[-1].split("<h2>Scenes</h2>")[-1]
     assert "JPEG at quality 90" in text and "1 samples" not in text and "1 sample<" in text
+
+
+def test_report_data_must_be_what_the_runs_scored_and_a_users_page_is_kept(tmp_path, capsys):
+    data = Path(shutil.copytree(REPO / "data" / "scenes" / "realbench-mini", tmp_path / "mini"))
+    run = evaluate("telea", data, out=tmp_path / "run", progress=False).run_dir
+    (run / "report.html").write_text("my notes")
+    assert main(["report", str(run)]) == 2
+    assert "report.html realbench did not make; give --out" in capsys.readouterr().err
+    assert (run / "report.html").read_text() == "my notes"
+    (run / "report.html").unlink()
+    assert main(["report", str(run)]) == 0 and main(["report", str(run)]) == 0  # its own page is rebuilt
+    changed = Path(shutil.copytree(data, tmp_path / "changed"))
+    gt = next(changed.glob("*/target/gt.png"))
+    pixels = np.array(Image.open(gt))
+    pixels[0, 0] = 255 - pixels[0, 0]
+    Image.fromarray(pixels).save(gt)
+    capsys.readouterr()
+    for bad, message in ((tmp_path / "nowhere", "no folder or file here"), (changed, "holds other scenes than run")):
+        assert main(["report", str(run), "--data", str(bad), "--out", str(tmp_path / "r.html")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.startswith("error:") and not (tmp_path / "r.html").exists(), err
+    shutil.rmtree(data)  # the data the run recorded is gone: the numbers are still shown, with a warning
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    assert "Scene images unavailable" in capsys.readouterr().err
+    assert "Scene images unavailable" in (tmp_path / "r.html").read_text()

@@ -10,6 +10,7 @@ the samples they concern.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +18,17 @@ from typing import Any
 
 import pandas as pd
 
-from realbench.core.errors import RealBenchError
+from realbench.core.errors import RealBenchError, RealBenchWarning
 from realbench.core.files import atomic_write_bytes
-from realbench.core.paths import check_out
+from realbench.core.paths import check_out, printable
 from realbench.data.loading import load_benchmark
 
+from .figure_references import content_problem
 from .figures import KINDS, iter_figures, make_figures
 from .formatting import count, with_arrow
 from .leaderboards import leaderboard
 from .report_assets import JPEG_QUALITY, AssetFolder
-from .report_page import ReportContent, render_page
+from .report_page import GENERATOR, ReportContent, render_page
 from .runview import RunView, metric_info, read_runs
 
 PAGE_FIGURES = ("fig5", "fig8", "table2")  # Fig. 6 is one figure per run and scene: files only (--figures)
@@ -58,13 +60,38 @@ def _records(views: list[RunView]) -> pd.DataFrame:
 
 
 def _scenes(views: list[RunView], scene_ids: list[str], data: str | None) -> tuple[dict, str]:
-    """The scenes' pictures, loaded from where (and under the benchmark) the runs recorded."""
+    """The scenes' pictures, loaded from where (and under the benchmark) the runs recorded, and
+    proven to be what the first run scored (by content checksum). A ``data`` the user named that
+    cannot be loaded or holds other content is an error; the recorded place gone or changed is a
+    warning and a note in the page (the report still shows the numbers)."""
     spec = data or views[0].meta.data.spec
     try:
-        bench = load_benchmark(spec, scene_ids, require_gt=False, benchmark=views[0].benchmark)
-        return {s.id: s for s in bench}, ""
+        scenes = {s.id: s for s in load_benchmark(spec, scene_ids, require_gt=False, benchmark=views[0].benchmark)}
+        problem = content_problem(views[0], scenes)
     except RealBenchError as exc:
-        return {}, f"Scene images unavailable ({exc}); pass --data to show them."
+        if data is not None:
+            raise
+        problem = str(exc)
+    if problem is None:
+        return scenes, ""
+    if data is not None:
+        raise RealBenchError(f"--data holds other scenes than run '{printable(views[0].label)}' scored: {problem}",
+                             path=str(data))
+    note = (f"Scene images unavailable: the data the runs recorded ({printable(spec)}) cannot be shown ({problem}); "
+            "pass --data with the data the runs scored.")
+    warnings.warn(note, RealBenchWarning, stacklevel=2)
+    return {}, note
+
+
+def _made_by_us(page: Path) -> bool:
+    """Whether ``page`` is a report this module wrote: its generator tag near the top (earlier
+    versions: their title)."""
+    try:
+        with page.open("rb") as handle:
+            head = handle.read(1024)
+        return GENERATOR.encode() in head or b"<title>realbench report</title>" in head
+    except OSError:
+        return False
 
 
 def _estimate(views: list[RunView], scenes: dict, shown_per_run: int = 4) -> int:
@@ -93,7 +120,12 @@ def build_report(runs: Sequence[Any], out: str | Path | None = None, by: str | N
     None embeds everything when the page stays under ``SELF_CONTAINED_LIMIT``. The paper's figures
     are in the page; ``figures`` also writes them as PNG files a paper can use into that folder."""
     views = read_runs(runs, allow_mixed_data)
-    out = Path(out) if out is not None else views[0].path / "report.html"
+    if out is None:
+        out = views[0].path / "report.html"
+        if out.exists() and not _made_by_us(out):
+            raise RealBenchError("the run folder holds a report.html realbench did not make; give --out",
+                                 path=str(out))
+    out = Path(out)
     if out.is_dir():
         raise RealBenchError("report --out is a folder; give the HTML file's path", path=str(out))
     if out.suffix.lower() not in (".html", ".htm"):

@@ -52,6 +52,9 @@ class ReportContent:
     written: Any = None  # the FigureSet written with --figures, if any
 
 
+GENERATOR = "<meta name='generator' content='realbench report'>"  # how a later build knows the page is ours
+
+
 def e(text: Any) -> str:
     """Text from data, shown literally: HTML-escaped, control characters and undecodable bytes of
     file names written as escapes."""
@@ -203,7 +206,7 @@ def _figures_section(c: ReportContent) -> list[str]:
 
 
 def render_page(c: ReportContent, assets: Assets) -> str:
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>"
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>" + GENERATOR +
              "<meta name='viewport' content='width=device-width, initial-scale=1'><title>realbench report</title>"
              f"<style>{CSS}</style></head><body>", "<h1>realbench report</h1>", _header(c),
              "<h2>Leaderboard</h2>", leaderboard_html(c.table)]
