@@ -6,6 +6,7 @@ shared storage can read results."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -110,6 +111,8 @@ def staged_folder(final: Path, replace: bool = False) -> Iterator[Path]:
 
 
 def _place(tmp: Path, final: Path, replace: bool) -> None:
+    if final.is_symlink():  # never swap out (and so never write through) a link someone put there
+        raise FileExistsError(errno.EEXIST, "is a symbolic link, not a folder realbench made", str(final))
     if replace and final.exists():
         _mark(final)  # if killed between the renames, the old one is a leftover like any other
         old = final.with_name(f"{tmp.name}-old")

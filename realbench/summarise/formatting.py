@@ -11,7 +11,9 @@ in the terminal, ``|`` and newlines in Markdown, LaTeX's specials, and spreadshe
 """
 from __future__ import annotations
 
+import html
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +89,9 @@ def rendered(table: pd.DataFrame, machine: bool = False) -> list[list[str]]:
         cells = []
         for column, value in row.items():
             metric = column in directions
-            missing = UNAVAILABLE if (not metric or column in unavailable or UNAVAILABLE not in row) else (
-                "" if machine else NOT_REQUESTED)
+            missing = UNAVAILABLE if (not metric or column in unavailable or UNAVAILABLE not in row) else NOT_REQUESTED
+            if machine and metric:
+                missing = ""  # a number column holds numbers; why a value is missing is in the unavailable column
             if machine and isinstance(value, (float, np.floating)) and math.isfinite(value):
                 cells.append(repr(float(value)))  # the shortest text that reads back as the same number
             else:
@@ -107,8 +110,13 @@ def to_text(table: pd.DataFrame) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
+
+
 def _md_cell(text: str) -> str:
-    return printable(text).replace("|", "\\|")
+    """Text shown literally in a Markdown table: control characters escaped, HTML escaped, and
+    Markdown's own marks (emphasis, code, links, the cell bar) backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(printable(text), quote=False))
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -126,7 +134,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def csv_cell(text: str, numeric: bool) -> str:
     """A CSV cell a spreadsheet never runs as a formula (OWASP: text starting with = + - @ tab CR
     gets a leading apostrophe); numbers stay numbers."""
-    return "'" + text if not numeric and text.startswith(FORMULA_START) else text
+    if numeric:
+        return text
+    text = printable(text)  # no escape sequence reaches a terminal that shows the file
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def to_csv(table: pd.DataFrame) -> str:

@@ -17,13 +17,18 @@ _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": 
 
 
 def escape(text: object) -> str:
-    """``text`` as LaTeX prints it literally (control characters dropped, non-ASCII kept for inputenc)."""
+    """``text`` as LaTeX prints it literally: control characters dropped, Latin-1 letters kept for
+    inputenc, and any other character (which pdflatex may not know, e.g. a right-to-left override)
+    written as its code point, so the table always compiles."""
     out = []
     for char in str(text):
+        code = ord(char)
         if char in _SPECIAL:
             out.append(_SPECIAL[char])
-        elif ord(char) < 32 or 0x7F <= ord(char) < 0xA0 or 0xD800 <= ord(char) <= 0xDFFF:
+        elif code < 32 or 0x7F <= code < 0xA0 or code == 0xAD:
             out.append(" ")
+        elif code > 0xFF:
+            out.append(f"\\texttt{{[U+{code:04X}]}}")
         else:
             out.append(char)
     return "".join(out)

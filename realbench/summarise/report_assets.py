@@ -77,7 +77,12 @@ class AssetFolder:
         self.files_dir = out.with_name(out.stem + "_files")
 
     def check(self) -> None:
-        """Refuse before any work a folder of that name that realbench did not make."""
+        """Refuse before any work a folder of that name that realbench did not make (a link is
+        never made by realbench: writing through it would write into whatever it points at)."""
+        if self.files_dir.is_symlink():
+            raise RealBenchError(f"{self.files_dir.name} beside the report is a symbolic link; realbench only replaces "
+                                 "a folder it made. Remove the link, or give the report another --out name",
+                                 path=str(self.files_dir))
         if self.files_dir.exists() and not (self.files_dir / MARKER).is_file():
             raise RealBenchError(f"a folder named {self.files_dir.name} is beside the report and was not made by "
                                  "realbench (it has no marker); move it, or give the report another --out name",

@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 from conftest import make_scene
 
+from realbench.core.paths import printable
+
 from ._support import RAW_CONTROL, assert_ok, copy_tree
 
 SCENES = ["$x$", "_x", "=1+1", "a|b", "@SUM(A1)"]
 LABELS = ["$x^2$", "_hidden", "a\x1b]0;title\x07b", '=HYPERLINK("http://e.vil","x")', "a^b~c", "two\nlines", "p|q",
-          "<script>alert(1)</script> $\\frac{", "+cmd", "-1", "\\end{table}", "100%_&#{}"]
+          "<script>alert(1)</script> $\\frac{", "+cmd", "-1", "\\end{table}", "100%_&#{}", "rtl\u202eover \u65e5",
+          "*em* `code` [l](u) <b>b</b>"]
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -77,11 +80,16 @@ def test_markdown_rows_stay_rows(tmp_path, hostile_runs, run):
     separators = {line.replace("\\|", "").count("|") for line in lines}
     assert len(separators) == 1, separators
     assert not RAW_CONTROL.search(text)
+    assert "<b>" not in text and "<script>" not in text and "&lt;b&gt;" in text  # shown, not rendered
+    assert "\\*em\\* \\`code\\` \\[l\\](u)" in text  # emphasis, code and link marks shown as typed
 
 
 def test_csv_cells_are_never_formulas_and_round_trip(tmp_path, hostile_runs, run):
-    rows = list(csv.DictReader(io.StringIO(_leaderboard(run, hostile_runs.values(), tmp_path, ".csv"))))
-    assert {r["run"] for r in rows} == {("'" + label) if label.startswith(FORMULA) else label for label in LABELS}
+    text = _leaderboard(run, hostile_runs.values(), tmp_path, ".csv")
+    assert not RAW_CONTROL.search(text) and "\u202e" not in text  # `cat table.csv` sets no terminal title
+    rows = list(csv.DictReader(io.StringIO(text)))
+    shown = [printable(label) for label in LABELS]
+    assert {r["run"] for r in rows} == {("'" + label) if label.startswith(FORMULA) else label for label in shown}
     numeric = {c for c in rows[0] if all(_is_number(r[c]) for r in rows)}
     assert {"psnr", "ssim", "scenes"} <= numeric  # numbers stay numbers
     for row in rows:
@@ -166,3 +174,9 @@ def test_a_value_asked_for_but_missing_reads_unavailable_never_not_requested(tmp
     overall = next(r for r in json.loads(table.read_text()) if r["split"] == "all")
     assert overall["psnr"] is None and "psnr" in overall["unavailable"]
     assert "unavailable" in result.out and "—" not in result.out
+    assert_ok(run("leaderboard", tampered, "--out", tmp_path / "t.csv"))
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "t.csv")  # a number column of numbers: the reason is in 'unavailable'
+    assert frame["psnr"].dtype.kind == "f" and frame["ssim"].dtype.kind == "f"
+    assert "psnr" in frame.loc[frame["split"] == "all", "unavailable"].iloc[0]

@@ -39,6 +39,20 @@ def test_a_files_folder_realbench_did_not_make_is_never_touched(mode, kind, tmp_
     assert changes(before, snapshot(tmp_path)) == []
 
 
+@pytest.mark.parametrize("mode", [["--self-contained"], ["--no-self-contained"], []],
+                         ids=["self-contained", "with-files", "default"])
+def test_a_files_folder_that_is_a_link_to_a_reports_own_folder_is_never_written_through(mode, tmp_path, base_run,
+                                                                                           run):
+    other = tmp_path / "other"
+    assert_ok(run("report", base_run, "--out", other / "p.html", "--no-self-contained"))  # a marked folder
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "q_files").symlink_to(other / "p_files")
+    before = snapshot(tmp_path)
+    assert_refused(run("report", base_run, "--out", here / "q.html", *mode), "symbolic link")
+    assert changes(before, snapshot(tmp_path)) == []
+
+
 def test_a_report_removes_its_own_files_folder_when_it_needs_it_no_more(tmp_path, base_run, run):
     page = tmp_path / "page.html"
     assert_ok(run("report", base_run, "--out", page, "--no-self-contained"))
