@@ -13,10 +13,25 @@ with its own signature and docstring.
 """
 from __future__ import annotations
 
-import importlib
+import os as _os
+import signal as _signal
+import sys as _sys
 from typing import Any
 
-from . import _moved
+
+def _interrupted_while_loading(signum: int, frame: Any) -> None:
+    """Ctrl-C before the CLI's own handling is in place: nothing was written yet; one line, 130."""
+    _os.write(2, b"interrupted\n")
+    _os._exit(130)
+
+
+if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "realbench" and \
+        _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:  # the CLI, and only it
+    _signal.signal(_signal.SIGINT, _interrupted_while_loading)  # realbench.console.main restores the default
+
+import importlib  # noqa: E402
+
+from . import _moved  # noqa: E402
 
 __version__ = "0.2.0"
 _moved.install()  # old import paths (realbench.errors, realbench.runview, ...) keep working, with a warning

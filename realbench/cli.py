@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -69,9 +70,35 @@ def _safe_streams() -> None:
                 reconfigure(errors="backslashreplace")
 
 
+LIBRARY_VERBOSITY = ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY", "HF_HUB_VERBOSITY")
+
+
+@contextlib.contextmanager
+def _quiet_libraries(verbosity: int):
+    """Without ``-v``, the model libraries' own log warnings ("You are using a model of type ...")
+    stay unsaid: they read these switches when imported, which happens inside the command."""
+    saved = {name: os.environ.get(name) for name in LIBRARY_VERBOSITY}
+    if verbosity < 1:
+        for name in LIBRARY_VERBOSITY:
+            os.environ.setdefault(name, "error")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _safe_streams()
     args = build_parser().parse_args(argv)
+    with _quiet_libraries(args.verbose):
+        return _run(args)
+
+
+def _run(args) -> int:
     handler = _logging(args.verbose)
     shown = warnings.showwarning
     warnings.showwarning = _Warnings(args.verbose).show

@@ -17,6 +17,8 @@ def main() -> None:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         cli = importlib.import_module("realbench.cli")
+        if signal.getsignal(signal.SIGINT) is getattr(sys.modules["realbench"], "_interrupted_while_loading", None):
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on: KeyboardInterrupt, handled
         code = cli.main(argv)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

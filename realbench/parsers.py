@@ -24,6 +24,7 @@ from .commands import (
 )
 from .core.errors import RealBenchError
 from .core.imageio import check_max_pixels
+from .core.paths import printable
 from .core.provenance import git_hash
 from .study.cli import add_commands as add_study_commands
 
@@ -32,6 +33,33 @@ def _version() -> str:
     commit = git_hash()
     return f"realbench {__version__}" + (f" (git {commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})"
                                          if commit else "")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's own errors (a flag's type, a missing argument) as every realbench error: one
+    ``error:`` line saying where to read more, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {printable(message)} (see `{self.prog} --help`)\n")
+
+
+def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of the commands a user runs (``evaluate``, ``weights download``, ...)."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        return [parser]
+    return [leaf for group in groups for child in dict.fromkeys(group.choices.values()) for leaf in _leaves(child)]
+
+
+def _everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` and ``--no-progress`` after any command too (``realbench evaluate ... -v``)."""
+    for leaf in _leaves(parser):
+        if "-v" not in leaf._option_string_actions:
+            leaf.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                              help="say what happens on stderr (-vv: more)")
+        if "--no-progress" not in leaf._option_string_actions:
+            leaf.add_argument("--no-progress", action="store_true", default=argparse.SUPPRESS,
+                              help="no progress bars (realbench's and the libraries')")
 
 
 class _VersionAction(argparse.Action):
@@ -242,7 +270,7 @@ def _add_data(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="realbench", description="Benchmark harness for reference-driven image completion (RealFill / RealBench).",
         epilog="Exit codes: 0 done, 1 check found a regression, 2 bad input, 3 check against a baseline of another "
                "metric protocol version, 130 interrupted.")
@@ -261,4 +289,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_listings(sub)
     add_study_commands(sub)
     _add_data(sub)
+    _everywhere(parser)
     return parser

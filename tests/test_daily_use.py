@@ -34,6 +34,20 @@ class FailsWhenFitting(Method):
         return [Output(Telea().generate(scene, [0])[0].image) for _ in seeds]
 
 
+class LibraryLogs(Telea):
+    """Telea whose generation makes the model libraries log warnings, as loading a model does."""
+
+    info = MethodInfo("test_daily_use:LibraryLogs", stochastic=False)
+
+    def generate(self, scene, seeds):
+        from diffusers.utils import logging as diffusers_logging
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.get_logger("transformers.modeling_utils").warning("You are using a model of type x")
+        diffusers_logging.get_logger("diffusers.models").warning("modules that should be kept in float32")
+        return super().generate(scene, seeds)
+
+
 def strict_json(path: Path):
     """Parse as every JSON parser would: NaN and Infinity are not JSON."""
     def refuse(name):
@@ -302,14 +316,40 @@ def test_library_warnings_only_under_verbose_and_realbench_warnings_always(tmp_p
     assert "warning: scene 's': 7 references" in err
 
 
-def test_ctrl_c_while_the_packages_load_is_one_line(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "realbench", "leaderboard", "x"], env=_env(), cwd=tmp_path,
+def test_the_model_libraries_log_only_under_verbose_and_flags_go_after_the_command(tmp_path, monkeypatch):
+    env = {**_env(), "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), _env()["PYTHONPATH"]])}
+    for name in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-m", "realbench", "evaluate", "--method", "test_daily_use:LibraryLogs",
+                           "--scenes", "rocket-style", "--out", str(tmp_path / "r"), "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "model of type x" not in done.stderr and "kept in float32" not in done.stderr
+    from realbench.cli import LIBRARY_VERBOSITY, _quiet_libraries
+
+    for name in LIBRARY_VERBOSITY:
+        monkeypatch.delenv(name, raising=False)
+    with _quiet_libraries(1):  # -v: the libraries keep their own default (warnings shown)
+        assert not any(name in os.environ for name in LIBRARY_VERBOSITY)
+    with _quiet_libraries(0):
+        assert all(os.environ[name] == "error" for name in LIBRARY_VERBOSITY)
+    assert not any(name in os.environ for name in LIBRARY_VERBOSITY)  # restored for the next command
+    assert main(["data", "info", "-v", "--no-progress"]) == 0  # both flags after any command
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.5])
+def test_ctrl_c_while_the_packages_load_is_one_line(delay, tmp_path):
+    """The installed command: its package's first lines take over Ctrl-C (before that, only the
+    interpreter's own start-up runs)."""
+    script = Path(sys.executable).with_name("realbench")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "realbench"]
+    process = subprocess.Popen([*command, "leaderboard", "x"], env=_env(), cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)
-    process.send_signal(2)  # SIGINT, while the heavy imports run
+    time.sleep(delay)
+    process.send_signal(2)  # SIGINT, while the imports run
     out, err = process.communicate(timeout=60)
     assert process.returncode in (130, 2), err  # 2: the import had finished (no folder "x")
-    assert "Traceback" not in err and err.count("\n") == 1
+    assert "Traceback" not in err and err.count("\n") == 1, err
 
 
 def test_report_goes_into_the_first_runs_folder_and_stores_photos_compressed(scored, tmp_path, capsys):

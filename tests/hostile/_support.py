@@ -84,11 +84,13 @@ def assert_refused(result: Result, *needles: str, code: int = 2, max_len: int = 
 
 
 def assert_usage_error(result: Result, *needles: str) -> None:
-    """argparse's refusal of a flag value: exit 2, its ``prog: error:`` line, no traceback."""
+    """argparse's refusal of a flag value: exit 2, one ``error:`` line like every other refusal
+    (no usage block), no traceback."""
     assert "Traceback (most recent call last)" not in result.err, result
     assert result.code == 2, result
-    last = _lines(result.err)[-1]
-    assert ": error: " in last, result
+    lines = _lines(result.err)
+    assert len(lines) == 1 and lines[0].startswith("error: realbench"), result
+    last = lines[0]
     for needle in needles:
         assert needle.lower() in last.lower(), (needle, result)
 
