@@ -31,6 +31,7 @@ from .doctor import diagnose, fetch_commands, known_weights
 from .methods import METHODS
 from .metrics import METRICS
 from .run.components import check_weight_names
+from .run.merging import group_shards, merge_runs
 from .run.presets import PRESETS, get_preset, merged
 from .summarise.figures import KINDS as FIGURE_KINDS
 from .summarise.formatting import count, table_format, to_text
@@ -228,11 +229,19 @@ def cmd_compare(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    result = merge(args.shards, args.out, partial=args.partial)
-    partial = result.meta.partial
-    print(f"merged {count(len(result.meta.merged_from or []), 'shard')} into {result.run_dir}"
-          + (f" (PARTIAL: {'; '.join(partial)})" if partial else ""))
-    print(to_text(leaderboard([result])))
+    groups = group_shards(args.shards)
+    if len(groups) > 1 and args.out:
+        raise RealBenchError(f"the folders hold the shards of {len(groups)} runs, and --out names one folder: leave "
+                             "--out out (each run is merged into its own folder) or name one run's shards",
+                             details=[", ".join(map(str, group)) for group in groups])
+    for group in groups:  # every run's shards checked before any is merged: bad input writes nothing
+        merge_runs(group, args.out, partial=args.partial, check_only=True)
+    results = [merge(group, args.out, partial=args.partial) for group in groups]
+    for result in results:
+        partial = result.meta.partial
+        print(f"merged {count(len(result.meta.merged_from or []), 'shard')} into {result.run_dir}"
+              + (f" (PARTIAL: {'; '.join(partial)})" if partial else ""))
+    print(to_text(leaderboard(results, allow_mixed_data=True)))
     return 0
 
 

@@ -80,6 +80,30 @@ def test_the_readme_slurm_recipe_runs_in_parallel_and_merges_to_the_unsharded_ta
     assert merged[columns].equals(unsharded[columns])
 
 
+def test_merge_of_a_parent_folder_merges_each_runs_shards_and_extends_a_run_of_the_same_identity(
+        sample_bench, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--method", "oracle", "--scenes", SCENES[0], "--out", "runs/oracle-sample",
+                 "--no-progress"]) == 0  # a subset, in the whole run's default folder
+    for method in ("telea", "oracle"):
+        for i in (1, 2):
+            assert main(["evaluate", "--method", method, "--shard", f"{i}/2", "--no-progress"]) == 0
+    before = {p.name for p in (tmp_path / "runs").iterdir()}
+    assert main(["merge", "runs", "--out", str(tmp_path / "one")]) == 2  # two runs, one --out: refused
+    assert "the shards of 2 runs" in capsys.readouterr().err and not (tmp_path / "one").exists()
+    assert main(["merge", "runs"]) == 0
+    assert {p.name for p in (tmp_path / "runs").iterdir()} == before | {"telea-sample"}  # oracle-sample extended
+    for method in ("telea", "oracle"):
+        merged = leaderboard([tmp_path / "runs" / f"{method}-sample"])
+        whole = leaderboard([evaluate(method, sample_bench, out=tmp_path / f"whole-{method}", progress=False)])
+        columns = ["split", "scenes", "samples", "psnr", "ssim", "checksum"]
+        assert merged[columns].equals(whole[columns]), method
+    records = (tmp_path / "runs" / "oracle-sample" / "records.jsonl").read_text().splitlines()
+    assert len(records) == 6  # the subset's sample once, the shards' others added
+    assert main(["merge", "runs"]) == 0  # a rerun: the same merges, nothing added
+    assert (tmp_path / "runs" / "oracle-sample" / "records.jsonl").read_text().splitlines() == records
+
+
 def test_subsets_and_shards_into_a_full_run_never_narrow_it(sample_bench, tmp_path, capsys):
     out = tmp_path / "run"
     evaluate("telea", sample_bench, out=out, progress=False)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from realbench.core.errors import RealBenchError
-from realbench.core.files import staged_folder
+from realbench.core.files import atomic_write_bytes, staged_folder
 from realbench.core.imageio import read_rgb
 from realbench.core.paths import check_out, inside, printable
 
@@ -131,10 +131,12 @@ def merged_meta(metas: list[RunMeta], shards: list[Path], problems: list[str]) -
                    unavailable={k: v for m in metas for k, v in m.unavailable.items() if k not in protocols})
 
 
-def merge_runs(sources: Sequence[str | Path], out: str | Path | None = None, partial: bool = False) -> Path:
+def merge_runs(sources: Sequence[str | Path], out: str | Path | None = None, partial: bool = False,
+               check_only: bool = False) -> Path:
     """Refuses shards of different runs or data, conflicting samples and (unless ``partial``) a
     set of shards that does not cover the whole run; writes nothing then. ``out`` defaults to the
-    shards' common name without ``-shard-IofN`` when they were named by default."""
+    shards' common name without ``-shard-IofN`` when they were named by default. ``check_only``:
+    the checks of the folders alone (no image is read, nothing written)."""
     shards = find_shards(sources)
     metas = [RunFolder(s).read_meta() for s in shards]
     _check_one_run(shards, metas)
@@ -145,13 +147,64 @@ def merge_runs(sources: Sequence[str | Path], out: str | Path | None = None, par
     target = Path(out) if out is not None else _default_out(shards)
     check_out(target, "merge --out")
     meta = merged_meta(metas, shards, problems)
+    if check_only:
+        if target.exists() and any(target.iterdir()) and not RunFolder(target).exists():
+            raise RealBenchError("merge output folder exists, is not empty and is not a run folder; give another "
+                                 "--out", path=str(target))
+        if RunFolder(target).exists() and not _already_merged(target, meta):
+            RunFolder(target).read_meta().join(meta, str(target))  # another run there: refused now
+        return target
     if target.exists() and any(target.iterdir()):
         if _already_merged(target, meta):  # the same merge done before (a rerun after a kill, say)
             return target
-        raise RealBenchError("merge output folder exists, is not empty and is not this merge of these shards",
+        if RunFolder(target).exists():  # a run of the same identity (an unsharded run, say): extend it
+            _extend(target, _collect(shards), meta)
+            return target
+        raise RealBenchError("merge output folder exists, is not empty and is not a run folder; give another --out",
                              path=str(target))
     _write(target, _collect(shards), meta)
     return target
+
+
+def group_shards(sources: Sequence[str | Path]) -> list[list[Path]]:
+    """The shard folders ``sources`` name, grouped by the run they are parts of (a parent folder
+    or a glob such as ``runs/`` may hold the shards of several runs), in order of first appearance.
+    Run folders named one by one are the parts of one run (checked as such by the merge)."""
+    shards = find_shards(sources)
+    if all(RunFolder(source).exists() and not glob.has_magic(str(source)) for source in sources):
+        return [shards]
+    groups: dict[tuple, list[Path]] = {}
+    for shard in shards:
+        meta = RunFolder(shard).read_meta()
+        key = (unsharded_name(shard), meta.method, meta.config_hash, meta.shard[1] if meta.shard else None,
+               meta.data.all_checksum, tuple(sorted(meta.data.all_scenes)))
+        groups.setdefault(key, []).append(shard)
+    return list(groups.values())
+
+
+def _extend(target: Path, records: dict[tuple[str, str, int], tuple[Record, Path]], meta: RunMeta) -> None:
+    """Add the shards' samples that a run folder of the same identity lacks, as a shard run into
+    that folder would (refused, naming the difference, for another run): images first, then the
+    records, so a killed extension is redone by the rerun."""
+    folder = RunFolder(target)
+    joined = folder.read_meta().join(meta, str(target))
+    with RunLock(target):
+        have = {r.key: r for r in read_records(folder.records_path)}
+        for key, (record, shard) in records.items():
+            if key in have and have[key].image_sha256 != record.image_sha256:
+                raise RealBenchError(f"scene '{printable(record.scene)}' sample {record.sample} differs between the "
+                                     f"folder and shard {shard}", path=str(target))
+        new = sorted((pair for key, pair in records.items() if key not in have), key=lambda pair: pair[0].key)
+        try:
+            for record, shard in new:
+                destination = inside(target, record.image, "record image")
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(destination, inside(shard, record.image, "record image").read_bytes())
+            folder.write_meta(replace(joined, merged_from=sorted({*(joined.merged_from or []),
+                                                                   *(meta.merged_from or [])})))
+            RecordStore(target).append(record for record, _ in new)
+        except OSError as exc:
+            raise RealBenchError(f"cannot write the merge folder ({exc.strerror or exc})", path=str(target)) from None
 
 
 def _already_merged(target: Path, meta: RunMeta) -> bool:
