@@ -12,6 +12,7 @@ import numpy as np
 from realbench.core.devices import pick_device
 from realbench.core.errors import RealBenchError
 from realbench.core.imageops import dilate
+from realbench.core.paths import expand_user
 from realbench.core.settings import Number, setting
 from realbench.weights import SPECS, check_folder, content_hash, diffusers_model, is_hub_id, register_weights, resolve
 
@@ -30,8 +31,8 @@ register_weights(diffusers_model(PAINT_BY_EXAMPLE, "Paint-by-Example"))
 
 def model_weights_name(model: str) -> str:
     """Weights name for ``--model``: a hub id (registered on first use) or a local folder."""
-    if Path(model).expanduser().exists():
-        return str(Path(model).expanduser())
+    if expand_user(model).exists():
+        return str(expand_user(model))
     if model not in SPECS:
         if not is_hub_id(model):
             raise RealBenchError(f"model '{model}' is neither an existing folder nor a hub id (owner/name)")
@@ -41,7 +42,7 @@ def model_weights_name(model: str) -> str:
 
 def resolve_model(model: str) -> tuple[Path, str]:
     """(local folder, weights id) for a hub id or a local diffusers folder; never downloads."""
-    local = Path(model).expanduser()
+    local = expand_user(model)
     if local.exists():
         if not local.is_dir():
             raise RealBenchError("--model must be a diffusers model folder or a hub id, not a file", path=str(local))

@@ -16,6 +16,7 @@ from PIL import Image
 
 from realbench.core.errors import RealBenchError
 from realbench.core.imageio import image_size, list_images, read_image_file
+from realbench.core.paths import expand_user
 from realbench.core.settings import setting
 
 from .base import METHODS, Method, MethodInfo, Output
@@ -47,7 +48,7 @@ class FolderMethod(Method):
         super().__init__(config)
         if not str(self.settings.path).strip():
             raise RealBenchError("folder: needs a path: --method folder:PATH, with PATH/<scene_id>/*.png")
-        self.root = Path(str(self.settings.path)).expanduser()
+        self.root = expand_user(str(self.settings.path))
         if not self.root.is_dir():
             raise RealBenchError("outputs folder does not exist", path=str(self.root))
         self._pool: ThreadPoolExecutor | None = None

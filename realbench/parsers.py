@@ -26,6 +26,7 @@ from .core.errors import RealBenchError
 from .core.imageio import check_max_pixels
 from .core.paths import printable
 from .core.provenance import git_hash
+from .core.unzip import ArchiveLimits
 from .study.cli import add_commands as add_study_commands
 
 
@@ -94,8 +95,9 @@ def _max_pixels(p: argparse.ArgumentParser, archives: bool = True) -> None:
 
 def _archive_limit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--archive-limit", metavar="bytes=N,entries=N,ratio=N",
-                   help="what a .zip given as --data may unpack to (default bytes=32G,entries=100000,ratio=200: a "
-                        "zip past them is refused as a bomb)")
+                   help=f"what a .zip given as --data may unpack to (default bytes={ArchiveLimits.max_bytes // 2**30}G,"
+                        f"entries={ArchiveLimits.max_entries},ratio={ArchiveLimits.max_ratio:g}: a zip past them is "
+                        "refused as a bomb)")
 
 
 def _add_evaluate(sub) -> None:

@@ -30,10 +30,84 @@ def test_release_layout_with_realbench_level_and_inferred_tasks(tmp_path):
     assert set(scene.source["files"]) == {"ref/00.jpg", "target/target.png", "target/mask.png", "target/gt.png"}
 
 
-def test_manifest_overrides_inferred_task(tmp_path):
+def test_a_manifest_task_that_agrees_with_the_mask_is_taken(tmp_path):
     make_scene(tmp_path, "x", hole="inpaint")
-    (tmp_path / "manifest.json").write_text(json.dumps({"scenes": {"x": {"task": "outpaint"}}}))
-    assert load_benchmark(tmp_path)["x"].task == "outpaint"
+    make_scene(tmp_path, "y", hole="outpaint")
+    (tmp_path / "manifest.json").write_text(json.dumps({"scenes": {"x": {"task": "inpaint"}, "y": "outpaint"}}))
+    assert [s.task for s in load_benchmark(tmp_path)] == ["inpaint", "outpaint"]
+
+
+@pytest.mark.parametrize("hole, declared", [("inpaint", "outpaint"), ("outpaint", "inpaint")])
+def test_a_manifest_task_that_contradicts_the_mask_is_refused(tmp_path, hole, declared):
+    """An interior hole is inpainting, a hole reaching the border outpainting (``infer_task``):
+    a declaration saying otherwise would score the scene in the wrong split."""
+    make_scene(tmp_path, "x", hole=hole)
+    (tmp_path / "manifest.json").write_text(json.dumps({"scenes": {"x": {"task": declared}}}))
+    message = _bad(tmp_path, f"task '{declared}' is declared", scene="x")
+    assert "manifest.json" in message and "border" in message
+
+
+def test_a_manifest_that_is_a_folder_is_refused(tmp_path):
+    make_scene(tmp_path, "x")
+    (tmp_path / "manifest.json").mkdir()
+    assert "manifest.json" in _bad(tmp_path, "not a regular file", scene=None)
+
+
+def test_a_manifest_naming_a_scene_that_is_not_there_is_refused(tmp_path):
+    make_scene(tmp_path, "x")
+    (tmp_path / "manifest.json").write_text(json.dumps({"scenes": {"ghost": {"task": "inpaint"}}}))
+    message = _bad(tmp_path, "names scene 'ghost'", scene=None)
+    assert "manifest.json" in message
+
+
+def test_one_scene_of_a_folder_with_a_manifest_loads_alone(tmp_path):
+    """The manifest above a scene folder names its siblings too: they are there, so no error."""
+    make_scene(tmp_path, "x", hole="inpaint")
+    make_scene(tmp_path, "y", hole="outpaint")
+    (tmp_path / "manifest.json").write_text(json.dumps({"x": "inpaint", "y": "outpaint"}))
+    assert load_benchmark(tmp_path / "y").ids == ["y"]
+
+
+def _grey_hole(folder: Path) -> None:
+    """The scene's hole painted in two greys (100 and 200): no pixel is white."""
+    mask = np.asarray(Image.open(folder / "target" / "mask.png")).copy()
+    hole = mask > 0
+    mask[hole] = 100
+    mask[hole & (np.indices(mask.shape)[1] % 2 == 0)] = 200
+    Image.fromarray(mask).save(folder / "target" / "mask.png")
+
+
+@pytest.mark.parametrize("source", ["folder", "zip", "dataset"])
+def test_a_mask_whose_hole_is_grey_is_refused_from_every_source(tmp_path, source, monkeypatch):
+    """The hole is a quarter of the image: grey over the whole image is not above its limit, grey
+    over the hole is (it is no mask of what is missing, whatever threshold would make of it)."""
+    import zipfile
+
+    from realbench.data.hfdata import export_benchmark
+
+    monkeypatch.setenv("REALBENCH_CACHE", str(tmp_path / "cache"))
+    folder = make_scene(tmp_path / "RealBench", "s1", hole="inpaint")
+    _grey_hole(folder)
+    spec = tmp_path / "RealBench"
+    if source == "zip":
+        spec = tmp_path / "data.zip"
+        with zipfile.ZipFile(spec, "w") as archive:
+            for file in sorted(folder.rglob("*")):
+                archive.write(file, file.relative_to(tmp_path).as_posix())
+    elif source == "dataset":
+        make_scene(tmp_path / "clean", "s1", hole="inpaint")
+        bench = load_benchmark(tmp_path / "clean")
+        export_benchmark(bench, tmp_path / "export")
+        import pyarrow.parquet as pq
+
+        file = next((tmp_path / "export").glob("data/*.parquet"))
+        rows = pq.read_table(file).to_pylist()
+        rows[0]["mask"] = {"bytes": (folder / "target" / "mask.png").read_bytes(), "path": None}
+        pq.write_table(pq.read_table(file).from_pylist(rows, schema=pq.read_table(file).schema), file)
+        spec = tmp_path / "export"
+    with pytest.raises(RealBenchError, match="mask is not binary: 100% of its non-black") as info:
+        load_benchmark(spec)
+    assert "scene 's1'" in str(info.value) and "mask" in str(info.value)
 
 
 def test_infer_task():

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .paths import expand_user
+
 
 def cache_dir() -> Path:
     """``$REALBENCH_CACHE``, else ``$XDG_CACHE_HOME/realbench``, else ``~/.cache/realbench``."""
     if os.environ.get("REALBENCH_CACHE"):
-        return Path(os.environ["REALBENCH_CACHE"]).expanduser()
+        return expand_user(os.environ["REALBENCH_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "realbench"

@@ -26,8 +26,11 @@ from .errors import RealBenchError, RealBenchWarning
 from .files import FILE_MODE, FOLDER_MODE, atomic_write_bytes  # noqa: F401  (imported from here before 0.2)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-# A mask is "binary" if at most this fraction of pixels is clearly between black and white.
+# A mask is "binary" if at most this fraction of pixels is clearly between black and white, and
+# at most this fraction of its hole (the pixels not black) is: an anti-aliased edge is a thin ring
+# round a white hole, a hole painted grey (0/100/200) is no mask of what is missing.
 MAX_GREY_FRACTION = 0.25
+MAX_GREY_HOLE_FRACTION = 0.5
 # Images above this many pixels are refused from their header, before any decoding (a
 # decompression bomb claims 30000x30000 in a few bytes). 120 MP holds any phone or DSLR photo;
 # `--max-pixels` (RunConfig.max_pixels) or REALBENCH_MAX_PIXELS raises it. Pillow's own guard is
@@ -268,11 +271,15 @@ def image_to_mask(image: Image.Image, scene: str | None, path: str) -> np.ndarra
     """The one reading of a mask (True = missing): white (>= 128) is missing, alpha composites over
     black, and a mask with many pixels neither black nor white is refused, not thresholded."""
     grey = _pil_to_rgb(image, background=0).astype(np.uint16).sum(axis=2) // 3
-    grey_fraction = float(((grey > 16) & (grey < 239)).mean())
-    if grey_fraction > MAX_GREY_FRACTION:
-        raise RealBenchError(
-            f"mask is not binary: {grey_fraction:.0%} of its pixels are neither black nor white "
-            "(expected 0 = known, 255 = missing)", scene=scene, path=path)
+    between = (grey > 16) & (grey < 239)
+    grey_fraction = float(between.mean())
+    hole = int((grey > 16).sum())
+    hole_fraction = float(between.sum()) / hole if hole else 0.0
+    if grey_fraction > MAX_GREY_FRACTION or hole_fraction > MAX_GREY_HOLE_FRACTION:
+        share = (f"{grey_fraction:.0%} of its pixels are" if grey_fraction > MAX_GREY_FRACTION else
+                 f"{hole_fraction:.0%} of its non-black (missing) pixels are")
+        raise RealBenchError(f"mask is not binary: {share} neither black nor white (expected 0 = known, 255 = "
+                             "missing)", scene=scene, path=path)
     return grey >= 128
 
 

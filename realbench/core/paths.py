@@ -42,6 +42,26 @@ def check_utf8_path(path: str | os.PathLike, what: str) -> None:
                              path=printable(str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")))
 
 
+def name_key(name: str) -> str:
+    """The identity of a name as people and file systems see it: ``café`` composed (NFC) and
+    decomposed (NFD) print alike, and ``A`` and ``a`` are one file on a case-insensitive disk."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def expand_user(path: str | os.PathLike) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; one error for a user (or a home) that
+    does not exist, where ``Path.expanduser`` raises a bare ``RuntimeError``."""
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text.startswith("~"):
+        return Path(text)
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):  # left as it was: no such user, or no home directory
+        user = text[1:].split("/", 1)[0]
+        raise RealBenchError(f"cannot expand ~{printable(user)} ({'no such user' if user else 'no home directory'})",
+                             path=printable(text))
+    return Path(expanded)
+
+
 def check_name(name: object, what: str, path: str | None = None) -> str:
     """``name`` if it can be one folder or file name, else one clear error."""
     if not isinstance(name, str) or not name:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import RealBenchError
+from .fields import brief
 from .paths import check_name
 
 Task = Literal["outpaint", "inpaint"]
@@ -111,6 +112,22 @@ def infer_task(mask: np.ndarray) -> Task:
     """Missing pixels touching the image border mean outpainting; a hole inside means inpainting."""
     border = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
     return "outpaint" if bool(border.any()) else "inpaint"
+
+
+def declared_task(declared: object, mask: np.ndarray, scene_id: str, path: str) -> Task:
+    """The task a dataset or manifest declares, if the mask agrees (``infer_task``'s rule, where
+    no task is declared): a scene scored under the wrong task would land in the wrong split."""
+    inferred = infer_task(mask)
+    if declared is None or declared == "":
+        return inferred
+    if declared not in TASKS:
+        raise RealBenchError(f"task {brief(declared)} must be one of {', '.join(TASKS)}", scene=scene_id, path=path)
+    if declared != inferred:
+        where = ("reaches the image border (outpainting)" if inferred == "outpaint" else
+                 "lies inside the image, away from its border (inpainting)")
+        raise RealBenchError(f"task '{declared}' is declared, but the mask's missing region {where}; fix the task "
+                             "or the mask", scene=scene_id, path=path)
+    return inferred
 
 
 def unknown_scene_message(scene_id: str, known: list[str], spec: str) -> str:

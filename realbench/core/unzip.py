@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import RealBenchError, describe
-from .paths import printable
+from .paths import name_key, printable
 
 MAC_JUNK = ("__MACOSX",)
 READABLE = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 CHUNK = 1 << 20
+MAX_DEPTH = 64  # folders one entry may be nested in: the release needs 4; thousands exhaust recursion
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,25 @@ def is_mac_junk(name: str) -> bool:
 
 
 def entry_key(name: str) -> str:
-    """The file an entry unpacks to, as a file system sees it: ``a//b``, ``./a/b`` and ``a/b`` are
-    one file, and so are ``A.png`` and ``a.png`` on a case-insensitive disk."""
-    return "/".join(part for part in PurePosixPath(name).parts if part not in ("", ".")).casefold()
+    """The file an entry unpacks to, as a file system (or a reader) sees it: ``a//b``, ``./a/b``
+    and ``a/b`` are one file, so are ``A.png`` and ``a.png`` on a case-insensitive disk, and so are
+    ``café`` composed (NFC) and decomposed (NFD), which print alike (macOS makes one of the other)."""
+    return name_key("/".join(part for part in PurePosixPath(name).parts if part not in ("", ".")))
+
+
+def shown(name: str, limit: int = 200) -> str:
+    """An entry's name for an error line: escaped, and cut in the middle past ``limit`` characters
+    (an entry thousands of folders deep would make a line of kilobytes)."""
+    text = printable(name)
+    return text if len(text) <= limit else f"{text[:limit - 60]}...{text[-50:]}"
+
+
+def size_text(size: float) -> str:
+    """A size in the unit that shows it (``512 B``, ``20.0 MiB``, ``31.5 GiB``)."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size:,.0f} B"
 
 
 def _entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
@@ -77,6 +94,8 @@ def _entry_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or "\\" in name or (len(name) > 1 and name[1] == ":"):
         return "would be written outside its folder"
+    if name.count("/") > MAX_DEPTH:
+        return f"is nested {name.count('/')} folders deep (limit {MAX_DEPTH})"
     if info.flag_bits & 0x1:
         return "is encrypted (realbench reads no password-protected archives)"
     if info.compress_type not in READABLE:
@@ -100,10 +119,10 @@ def check_members(archive: zipfile.ZipFile, where: str, limits: ArchiveLimits) -
             continue
         problem = _entry_problem(info, limits)
         if problem:
-            raise RealBenchError(f"archive entry '{printable(info.filename)}' {problem}", path=where)
+            raise RealBenchError(f"archive entry '{shown(info.filename)}' {problem}", path=where)
         key = entry_key(info.filename)
         if key in seen:
-            raise RealBenchError(f"archive holds two entries that unpack to '{printable(info.filename.strip('/'))}'; "
+            raise RealBenchError(f"archive holds two entries that unpack to '{shown(info.filename.strip('/'))}'; "
                                  "which one is the data is unclear, so nothing is unpacked", path=where)
         seen.add(key)
         total += info.file_size
@@ -114,7 +133,7 @@ def check_members(archive: zipfile.ZipFile, where: str, limits: ArchiveLimits) -
                              f"{limits.max_ratio:g}: a decompression bomb; --archive-limit ratio=N raises it)",
                              path=where)
     if total > limits.max_bytes:
-        raise RealBenchError(f"archive unpacks to {total / 2**30:,.1f} GiB (limit {limits.max_bytes / 2**30:,.1f} GiB; "
+        raise RealBenchError(f"archive unpacks to {size_text(total)} (limit {size_text(limits.max_bytes)}; "
                              "--archive-limit bytes=N raises it)", path=where)
     return members
 
@@ -126,10 +145,19 @@ def _copy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget:
         while block := source.read(CHUNK):
             written += len(block)
             if written > info.file_size or written > budget:
-                raise RealBenchError(f"archive entry '{printable(info.filename)}' unpacks to more than its header "
+                raise RealBenchError(f"archive entry '{shown(info.filename)}' unpacks to more than its header "
                                      "says (or past the limit): a forged archive", path=where)
             sink.write(block)
     return written
+
+
+def _copy_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int, where: str) -> int:
+    """``_copy``, with a damaged entry (a broken deflate stream, a bad CRC) named in the error."""
+    try:
+        return _copy(archive, info, target, budget, where)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+        raise RealBenchError(f"archive entry '{shown(info.filename)}' is damaged ({describe(exc)})",
+                             path=where) from None
 
 
 def extract_members(archive_path: Path, dest: Path, limits: ArchiveLimits | None = None) -> None:
@@ -145,7 +173,7 @@ def extract_members(archive_path: Path, dest: Path, limits: ArchiveLimits | None
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                budget -= _copy(archive, info, target, budget, where)
+                budget -= _copy_entry(archive, info, target, budget, where)
     except RealBenchError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:

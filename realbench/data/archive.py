@@ -5,7 +5,9 @@ reused; the key is a hash of the archive's table of contents (names, sizes, CRCs
 archive is a new folder, and reading it costs no full pass over gigabytes. Unpacking is bounded
 (``realbench.core.unzip``), goes to a temporary folder renamed into place when complete, and holds a
 lock per archive: parallel runs on one zip unpack it once, and a temporary folder left by a killed
-unpack is removed by the next one (only under that lock, so a live unpack is never touched).
+unpack is removed by the next one (only under that lock, so a live unpack is never touched). Every
+opening of any archive also removes the staging folders of killed unpacks of other archives (those
+whose process, named in them, is gone), so a kill costs no disk for longer than the next open.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from realbench.core.cache import cache_dir
 from realbench.core.errors import RealBenchError
-from realbench.core.files import staged_folder
+from realbench.core.files import STAGING, staged_folder, staged_leftovers
 from realbench.core.unzip import ArchiveLimits, extract_members, is_mac_junk
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ def unpack_archive(path: Path, limits: ArchiveLimits | None = None) -> tuple[Pat
     path = Path(path)
     key = archive_key(path)
     root = cache_dir() / "archives" / f"{path.stem}-{key}"
+    remove_stale_staging(root.parent)
     if root.is_dir():
         return root, f"archive {path.name} already unpacked in {root}"
     try:
@@ -67,6 +70,19 @@ def unpack_archive(path: Path, limits: ArchiveLimits | None = None) -> tuple[Pat
     finally:
         os.close(fd)
     return root, f"archive {path.name} unpacked once into {root}"
+
+
+def remove_stale_staging(archives: Path) -> None:
+    """Remove the staging folders that killed unpacks (of any archive) left in ``archives``: only
+    those ``staged_folder`` marks as built on this host by a process that is gone."""
+    try:
+        names = [p.name for p in archives.iterdir() if p.name.startswith(".") and STAGING in p.name]
+    except OSError:  # no cache yet, or an unreadable one: the unpack itself will say so
+        return
+    for final in sorted({name[1:].split(STAGING, 1)[0] for name in names}):
+        for stale in staged_leftovers(archives / final):
+            log.info("removing %s, left by a killed unpack", stale)
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _unpack(path: Path, root: Path, limits: ArchiveLimits | None) -> None:

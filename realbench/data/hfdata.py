@@ -23,8 +23,8 @@ from realbench.core.errors import RealBenchError, describe
 from realbench.core.fields import brief
 from realbench.core.files import atomic_write_bytes, staged_folder
 from realbench.core.imageio import image_to_mask, image_to_rgb, open_image_bytes
-from realbench.core.paths import check_name
-from realbench.core.scene import TASKS, Scene, Task, infer_task, scenes_checksum, unknown_scene_message, validate_arrays
+from realbench.core.paths import check_name, name_key, printable
+from realbench.core.scene import Scene, declared_task, scenes_checksum, unknown_scene_message, validate_arrays
 
 COLUMNS = ("id", "task", "refs", "target", "mask", "gt", "source")
 DEFAULT_SPLIT = "test"
@@ -192,14 +192,6 @@ def _image(value, scene_id: str, origin: str, what: str, mask: bool = False) -> 
     return image_to_mask(image, scene_id, where) if mask else image_to_rgb(image)
 
 
-def _task(value, mask: np.ndarray, scene_id: str, origin: str) -> Task:
-    if value is None or value == "":
-        return infer_task(mask)
-    if value not in TASKS:
-        raise RealBenchError(f"task {brief(value)} must be one of {', '.join(TASKS)}", scene=scene_id, path=origin)
-    return value
-
-
 def scene_from_row(row: dict, scene_id: str, origin: str, require_gt: bool) -> Scene:
     """One dataset row as a validated scene (the checks of a scene folder)."""
     target = _image(row.get("target"), scene_id, origin, "target")
@@ -222,8 +214,8 @@ def scene_from_row(row: dict, scene_id: str, origin: str, require_gt: bool) -> S
     except (TypeError, ValueError):
         source = {}
     source = {**(source if isinstance(source, dict) else {}), "dataset": origin}
-    return Scene(scene_id, _task(row.get("task"), mask, scene_id, origin), tuple(r for r in refs if r is not None),
-                 target, mask, gt, source)
+    task = declared_task(row.get("task"), mask, scene_id, origin)
+    return Scene(scene_id, task, tuple(r for r in refs if r is not None), target, mask, gt, source)
 
 
 def _scene_id(value, origin: str) -> str:
@@ -236,8 +228,14 @@ def _scene_id(value, origin: str) -> str:
 def _wanted(ids: list[str], scenes: Iterable[str] | None, origin: str) -> list[str]:
     for scene_id in ids:
         check_name(scene_id, "scene id", path=origin)
-    if len(set(ids)) < len(ids):
-        raise RealBenchError("dataset holds two scenes with the same id", path=origin)
+    keys: dict[str, str] = {}
+    for scene_id in ids:
+        key = name_key(scene_id)
+        if key in keys:  # the same text, or one that prints alike (NFC and NFD) or differs only in case
+            same = "the same id" if keys[key] == scene_id else "the same id up to case or Unicode normal form"
+            raise RealBenchError(f"dataset holds two scenes with {same} ('{printable(keys[key])}' and "
+                                 f"'{printable(scene_id)}')", path=origin)
+        keys[key] = scene_id
     wanted = list(scenes) if scenes is not None else ids
     for scene_id in wanted:
         if scene_id not in ids:
@@ -275,22 +273,23 @@ def choose_split(names: list[str], split: str | None, origin: str) -> str:
 
 def _scenes_from_dataset(dataset, origin: str, scenes: Iterable[str] | None, require_gt: bool,
                          split: str | None = None) -> list[Scene]:
-    """Scenes of a ``datasets`` dataset, its images read as bytes (never decoded by ``datasets``)."""
-    from datasets import Image as HFImage
-    from datasets import Sequence as HFSequence
-
+    """Scenes of a ``datasets`` dataset, its images read as the bytes stored (never decoded by
+    ``datasets``), one row at a time from its memory-mapped files: nothing is written beside them."""
     dataset = pick_split(dataset, origin, split)
     _check_columns(dataset.column_names, origin)
-    for column in IMAGE_COLUMNS:
-        if column in dataset.column_names:
-            feature = HFSequence(HFImage(decode=False)) if column == "refs" else HFImage(decode=False)
-            try:
-                with quiet_datasets():
-                    dataset = dataset.cast_column(column, feature)
-            except Exception as exc:  # a column of another type
-                raise RealBenchError(f"column '{column}' does not hold images ({describe(exc)})", path=origin) from None
-    ids = [_scene_id(i, origin) for i in dataset["id"]]
-    return [scene_from_row(dataset[ids.index(s)], s, origin, require_gt) for s in _wanted(ids, scenes, origin)]
+    raw = dataset.with_format("arrow")  # cells as stored (image bytes); casting would write a cache file
+    ids = [_scene_id(i, origin) for i in _arrow(raw, "id", origin)]
+    return [scene_from_row(_arrow(raw, ids.index(s), origin)[0], s, origin, require_gt)
+            for s in _wanted(ids, scenes, origin)]
+
+
+def _arrow(raw, key: str | int, origin: str) -> list:
+    """A column or a row of an arrow-formatted dataset as Python values, read from its files;
+    a damaged file is one error."""
+    try:
+        return raw[key].to_pylist()
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise RealBenchError(f"cannot read the dataset ({describe(exc)})", path=origin) from None
 
 
 def _parquet_files(path: Path, split: str | None) -> list[Path]:

@@ -23,8 +23,8 @@ from realbench.core.errors import RealBenchError, RealBenchWarning
 from realbench.core.fields import brief
 from realbench.core.imageio import IMAGE_SUFFIXES, list_images, read_mask, read_rgb, sha256_file
 from realbench.core.jsonio import read_json
-from realbench.core.paths import check_name, check_utf8_path, printable
-from realbench.core.scene import TASKS, Scene, Task, infer_task, natural_key, unknown_scene_message, validate_arrays
+from realbench.core.paths import check_name, check_utf8_path, expand_user, is_utf8, name_key, printable
+from realbench.core.scene import TASKS, Scene, declared_task, natural_key, unknown_scene_message, validate_arrays
 from realbench.core.unzip import ArchiveLimits, is_mac_junk
 from realbench.weights import is_hub_id
 
@@ -97,11 +97,19 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
+MANIFEST = "manifest.json"
+
+
 def _read_manifest(root: Path) -> dict[str, str]:
-    """Optional ``manifest.json``: ``{"scenes": {"id": {"task": ...}}}`` or ``{"id": "task"}``."""
-    path = root / "manifest.json"
-    if not path.is_file():
+    """Optional ``manifest.json``: ``{"scenes": {"id": {"task": ...}}}`` or ``{"id": "task"}``;
+    a manifest that is no file, or that names a scene with no folder here, is an error (a
+    declaration nobody checks is one a typo silently voids)."""
+    path = root / MANIFEST
+    if not os.path.lexists(path):
         return {}
+    if not path.is_file():
+        raise RealBenchError("manifest is not a regular file (a folder, a pipe or a broken link); remove it or make "
+                             "it a JSON file", path=str(path))
     raw = read_json(path, "manifest", max_bytes=4 * 2**20)
     entries = raw.get("scenes", raw) if isinstance(raw, dict) else None
     if not isinstance(entries, dict):
@@ -111,12 +119,16 @@ def _read_manifest(root: Path) -> dict[str, str]:
     tasks = {}
     for scene_id, value in entries.items():
         task = value.get("task") if isinstance(value, dict) else value
-        if task is None:
-            continue
-        if task not in TASKS:
+        if task is not None and task not in TASKS:
             raise RealBenchError(f"task {brief(task)} must be one of {', '.join(TASKS)}", scene=printable(scene_id),
                                  path=str(path))
-        tasks[scene_id] = task
+        check_name(scene_id, "the manifest's scene id", path=str(path))
+        if not (root / scene_id).is_dir():
+            known = [p.name for p in _scene_children(root)] if root.is_dir() else []
+            raise RealBenchError(f"manifest names scene '{printable(scene_id)}', which has no folder here (scenes: "
+                                 f"{', '.join(printable(k) for k in known[:20]) or 'none'})", path=str(path))
+        if task is not None:
+            tasks[scene_id] = task
     return tasks
 
 
@@ -219,12 +231,32 @@ def _reference_files(folder: Path, layout: SceneLayout) -> list[Path]:
         raise RealBenchError(f"cannot read folder ({exc.strerror or exc})", scene=scene_id, path=str(ref_dir)) from None
     if not ref_paths:
         raise RealBenchError(f"no reference images (.png/.jpg) in {layout.refs}/", scene=scene_id, path=str(ref_dir))
+    _check_file_names(ref_paths, scene_id)
     return ref_paths
 
 
+def _check_file_names(paths: list[Path], scene_id: str) -> None:
+    """Names that can be recorded (UTF-8, as scene ids must be) and that are told apart when
+    printed: two that differ only in Unicode normal form (NFC/NFD) or case are refused."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        shown = printable(path.name)  # an undecodable byte shows as its escape, as in scene ids
+        if not is_utf8(path.name):
+            raise RealBenchError(f"file name '{shown}' is not valid UTF-8 text, so it cannot be recorded; rename it",
+                                 scene=scene_id, path=printable(str(path)))
+        key = name_key(path.name)
+        if key in seen:
+            raise RealBenchError(f"two files whose names print alike ('{printable(seen[key].name)}' and '{shown}': "
+                                 "they differ only in case or Unicode normal form); rename one", scene=scene_id,
+                                 path=str(path.parent))
+        seen[key] = path
+
+
 def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = True,
-                   max_refs: int | None = None, layout: SceneLayout = RELEASE_LAYOUT) -> Scene:
-    """Load and validate one scene folder laid out as ``layout`` says (RealFill's release by default)."""
+                   max_refs: int | None = None, layout: SceneLayout = RELEASE_LAYOUT,
+                   task_file: str | None = None) -> Scene:
+    """Load and validate one scene folder laid out as ``layout`` says (RealFill's release by default);
+    a declared ``task`` (from ``task_file``, the manifest) must agree with the mask."""
     scene_id = folder.name
     files = _scene_files(folder, layout, require_gt)
     ref_paths = _reference_files(folder, layout)
@@ -247,7 +279,8 @@ def load_scene_dir(folder: Path, task: str | None = None, require_gt: bool = Tru
             for p in [*ref_paths, *[f for f in files.values() if f is not None]]
         },
     }
-    return Scene(scene_id, cast(Task, task) if task else infer_task(mask), tuple(refs), target, mask, gt, source)
+    scene_task = declared_task(task, mask, scene_id, task_file or str(files["mask"]))
+    return Scene(scene_id, scene_task, tuple(refs), target, mask, gt, source)
 
 
 def load_folder(root: str | os.PathLike, scenes: Iterable[str] | None = None, require_gt: bool = True,
@@ -259,13 +292,31 @@ def load_folder(root: str | os.PathLike, scenes: Iterable[str] | None = None, re
     require_gt = require_gt and definition.has_ground_truth
     manifest_root = scene_dirs[0].parent
     tasks = _read_manifest(manifest_root)
-    by_id = {check_name(d.name, "scene id", path=str(d)): d for d in scene_dirs}
+    by_id = _scene_ids(scene_dirs)
     wanted = list(scenes) if scenes is not None else sorted(by_id, key=definition.sort_key)
     for scene_id in wanted:
         if scene_id not in by_id:
             raise RealBenchError(unknown_scene_message(scene_id, list(by_id), str(root)))
-    return [load_scene_dir(by_id[s], tasks.get(s), require_gt, definition.max_refs, definition.layout)
+    manifest = str(manifest_root / MANIFEST)
+    return [load_scene_dir(by_id[s], tasks.get(s), require_gt, definition.max_refs, definition.layout, manifest)
             for s in wanted]
+
+
+def _scene_ids(scene_dirs: list[Path]) -> dict[str, Path]:
+    """Scene folders by id; two ids that print alike (NFC and NFD ``café``) or differ only in case
+    are one scene to a reader and on a case-insensitive disk, so they are refused."""
+    by_id: dict[str, Path] = {}
+    keys: dict[str, str] = {}
+    for folder in scene_dirs:
+        scene_id = check_name(folder.name, "scene id", path=str(folder))
+        key = name_key(scene_id)
+        if key in keys:
+            raise RealBenchError(f"two scene folders whose ids print alike ('{printable(keys[key])}' and "
+                                 f"'{printable(scene_id)}': they differ only in case or Unicode normal form); "
+                                 "rename one", scene=printable(scene_id), path=str(folder.parent))
+        keys[key] = scene_id
+        by_id[scene_id] = folder
+    return by_id
 
 
 def _is_saved_dataset(path: Path) -> bool:
@@ -304,11 +355,11 @@ def looks_like_path(spec: str) -> bool:
     if spec.startswith((".", "/", "~")) or "\\" in spec or spec.lower().endswith((".zip", ".parquet", ".arrow")):
         return True
     parts = spec.split("/")
-    return len(parts) != 2 or not is_hub_id(spec) or Path(parts[0]).expanduser().exists()
+    return len(parts) != 2 or not is_hub_id(spec) or expand_user(parts[0]).exists()
 
 
 def _missing_path(spec: str) -> RealBenchError:
-    path = Path(spec).expanduser()
+    path = expand_user(spec)
     existing = next((p for p in path.parents if p.exists()), Path("."))
     siblings = []
     if existing.is_dir():
@@ -351,14 +402,14 @@ def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | s
 
 def _load(spec: str, scenes, require_gt: bool, split: str | None, benchmark: str | None, chosen,
           limits: ArchiveLimits) -> Benchmark:
-    path = Path(spec).expanduser()
+    path = expand_user(spec)
     if split is not None and not (path.is_dir() and _is_saved_dataset(path)) and (spec == "sample" or path.exists()):
         definition = chosen or get_definition()
         raise RealBenchError(f"unknown split '{printable(split)}' (benchmark '{definition.name}' has: "
                              f"{', '.join(definition.splits)})", path=spec)
     if spec == "sample":
         return _from_folder(ensure_sample(), spec, "sample", scenes, require_gt, name="sample", benchmark=benchmark)
-    path = Path(spec).expanduser()
+    path = expand_user(spec)
     if path.is_file() and path.suffix.lower() == ".zip":
         root, note = unpack_archive(path, limits)
         return _from_folder(root, spec, "folder", scenes, require_gt, note, benchmark=benchmark)

@@ -15,7 +15,7 @@ from pathlib import Path
 from realbench.core.cache import cache_dir
 from realbench.core.errors import RealBenchError
 from realbench.core.files import atomic_write_bytes
-from realbench.core.paths import printable
+from realbench.core.paths import expand_user, printable
 
 from .complete import check_folder, file_complete
 from .specs import WeightSpec, default_bundle_dir, get_spec, torch_hub_dir, weights_dir
@@ -69,7 +69,7 @@ def _hf_snapshot(repo_id: str) -> Path | None:
 def _candidates(spec: WeightSpec, explicit: str | None) -> list[tuple[str, Path]]:
     out: list[tuple[str, Path]] = []
     if explicit:
-        out.append(("explicit path", Path(explicit).expanduser()))
+        out.append(("explicit path", expand_user(explicit)))
     root = weights_dir()
     if root is not None:
         out.append(("$REALBENCH_WEIGHTS_DIR", root / spec.name))

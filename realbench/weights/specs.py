@@ -15,6 +15,7 @@ from typing import Literal
 
 from realbench.core.cache import cache_dir
 from realbench.core.errors import RealBenchError
+from realbench.core.paths import expand_user
 
 Kind = Literal["url_file", "hf_repo", "bundle"]
 Need = tuple[str, ...]  # alternatives for one required file, the first preferred
@@ -72,7 +73,7 @@ def diffusers_model(repo_id: str, description: str) -> WeightSpec:
 
 def weights_dir() -> Path | None:
     value = os.environ.get("REALBENCH_WEIGHTS_DIR")
-    return Path(value).expanduser() if value else None
+    return expand_user(value) if value else None
 
 
 def default_bundle_dir(name: str) -> Path:

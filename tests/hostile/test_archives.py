@@ -56,7 +56,13 @@ BUILDERS = {
                                ("encrypted",)),
     "unknown-compression-method": (lambda z, d: patch_zip(zip_folder(z, d), _is_gt, method=99),
                                    ("compression method 99",)),
-    "corrupt-deflate-stream": (lambda z, d: corrupt_entry_data(zip_folder(z, d), _is_gt), ("damaged",)),
+    "corrupt-deflate-stream": (lambda z, d: corrupt_entry_data(zip_folder(z, d), _is_gt),
+                               ("damaged", "entry 'RealBench/s1/target/gt.png'")),
+    "entry-2000-folders-deep": (lambda z, d: zip_folder(z, d, after=[("RealBench/" + "d/" * 2000 + "x.png", b"x")]),
+                                ("nested 2001 folders deep", "limit", "RealBench/d/d/")),
+    "two-entries-nfc-and-nfd": (lambda z, d: zip_folder(z, d, after=[("RealBench/caf\u00e9/x.png", b"x"),
+                                                                      ("RealBench/cafe\u0301/x.png", b"y")]),
+                                ("two entries",)),
     "corrupt-stored-entry": (lambda z, d: corrupt_entry_data(zip_folder(z, d, method=zipfile.ZIP_STORED), _is_gt),
                              ("damaged",)),
     "header-understates-size": (lambda z, d: patch_zip(zip_folder(z, d), _is_gt, size=10), ()),
@@ -104,7 +110,7 @@ def test_a_bomb_split_into_many_small_entries_is_refused(tmp_path, tiny_data, ca
 
 @pytest.mark.parametrize("limit, needles", [
     ("entries=3", ("entries", "limit 3")),
-    ("bytes=10K", ("unpacks to", "--archive-limit bytes")),
+    ("bytes=10K", ("unpacks to", "KiB (limit 10.0 KiB", "--archive-limit bytes")),
     ("ratio=1.5", None),  # the data's photos are not compressible that much: this limit is no refusal
 ])
 def test_archive_limits_are_enforced_and_named(limit, needles, tmp_path, tiny_data, cache, run):
@@ -123,6 +129,47 @@ def test_an_archive_limit_that_means_nothing_is_refused(limit, tmp_path, tiny_da
     archive = zip_folder(tmp_path / "data.zip", tiny_data)
     assert_refused(run("data", "info", "--data", archive, "--archive-limit", limit), "--archive-limit")
     assert not (cache / "archives").exists() or _unpacked(cache) == []
+
+
+def test_sizes_in_an_archive_limit_error_are_in_the_unit_that_shows_them(tmp_path, tiny_data, cache, run):
+    """30 MiB of random bytes past ``bytes=20M``: MiB, not "0.0 GiB (limit 0.0 GiB)"."""
+    import os
+
+    archive = zip_folder(tmp_path / "data.zip", tiny_data, method=zipfile.ZIP_STORED,
+                         after=[("RealBench/noise.bin", os.urandom(30 * MiB))])
+    error = assert_refused(run("data", "info", "--data", archive, "--archive-limit", "bytes=20M"), "unpacks to")
+    assert "30.0 MiB (limit 20.0 MiB" in error and "GiB" not in error
+
+
+def _staging(archives, final: str, pid: int) -> object:
+    """A staging folder as ``staged_folder`` names and marks it, built by process ``pid``."""
+    import json
+    import socket
+
+    folder = archives / f".{final}.staging-{socket.gethostname()}-{pid}-abc123"
+    folder.mkdir(parents=True)
+    (folder / ".realbench-staging").write_text(json.dumps({"host": socket.gethostname(), "pid": pid}))
+    (folder / "half.png").write_bytes(b"x" * 1000)
+    return folder
+
+
+def test_opening_any_archive_removes_the_staging_folders_of_killed_unpacks(tmp_path, tiny_data, cache, run):
+    """A killed unpack of another archive left its staging folder: the next open of any archive
+    removes it (its process is gone), and keeps one whose process still runs."""
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = _staging(cache / "archives", "other-0123456789abcdef", gone.pid)
+    live = _staging(cache / "archives", "third-0123456789abcdef", os.getpid())
+    archive = zip_folder(tmp_path / "data.zip", tiny_data)
+    assert_ok(run("data", "info", "--data", archive))
+    assert not stale.exists() and live.exists()
+    stale = _staging(cache / "archives", "other-0123456789abcdef", gone.pid)
+    assert_ok(run("data", "info", "--data", archive))  # already unpacked: the open cleans too
+    assert not stale.exists() and live.exists()
 
 
 def test_a_legitimate_zip_of_real_photos_loads_with_the_folders_content(sample_bench, tmp_path, cache, run):

@@ -48,6 +48,17 @@ def _grey_gradient():
     return cell(png_bytes(np.tile(np.linspace(0, 255, 40).astype(np.uint8), (32, 1))))
 
 
+def _grey_hole_mask(rows):
+    """Row 0's hole (s1: inside the image) painted grey, 100 and 200: no pixel white."""
+    import io
+
+    mask = np.asarray(Image.open(io.BytesIO(rows[0]["mask"]["bytes"]))).copy()
+    hole = mask > 0
+    mask[hole] = 100
+    mask[hole & (np.indices(mask.shape)[1] % 2 == 0)] = 200
+    return cell(png_bytes(mask))
+
+
 def _column(name, values):
     def change(rows):
         import pyarrow as pa
@@ -79,6 +90,11 @@ REFUSED = {
     "id-with-a-separator": (_set("id", "../escape"), ("separator",)),
     "id-with-an-osc-sequence": (_set("id", "s\x1b]0;title\x07"), ("control characters",)),
     "two-rows-one-id": (_set("id", "s2"), ("same id",)),
+    "two-ids-nfc-and-nfd": (lambda rows: [{**rows[0], "id": "caf\u00e9"}, {**rows[1], "id": "cafe\u0301"}],
+                            ("same id up to case or unicode normal form",)),
+    "task-outpaint-for-an-interior-hole": (_set("task", "outpaint"), ("task 'outpaint' is declared", "s1", "border")),
+    "task-inpaint-for-a-border-hole": (_set("task", "inpaint", row=1), ("task 'inpaint' is declared", "s2")),
+    "mask-hole-all-grey": (_set("mask", _grey_hole_mask), ("not binary", "non-black", "s1")),
     "text-column-for-images": (_column("target", ["x", "y"]), ("no image bytes",)),
     "no-mask-column": (_drop("mask"), ("lacks columns", "mask")),
 }
@@ -189,3 +205,25 @@ def test_an_arrow_dataset_row_goes_through_the_same_checks(tmp_path, tiny_data, 
     changed.save_to_disk(str(bad))
     assert_refused(run("evaluate", "--method", "telea", "--data", bad, "--out", tmp_path / "run"), "sideways")
     assert not (tmp_path / "run").exists()
+
+
+def test_reading_an_arrow_export_writes_nothing_beside_it(tmp_path, tiny_data, run):
+    """``data info`` and ``evaluate`` read a ``save_to_disk`` folder as it is: no ``cache-*.arrow``
+    copy of it (nor anything else) appears in the user's folder."""
+    saved = tmp_path / "arrow"
+    assert_ok(run("data", "export", "--data", tiny_data, "--to", saved, "--format", "arrow"))
+    before = snapshot(saved)
+    assert_ok(run("data", "info", "--data", saved))
+    assert_ok(run("evaluate", "--method", "telea", "--data", saved, "--out", tmp_path / "run"))
+    assert changes(before, snapshot(saved)) == []
+
+
+def test_an_arrow_dataset_task_that_contradicts_the_mask_is_refused(tmp_path, tiny_data, run):
+    import datasets
+
+    saved = tmp_path / "arrow"
+    assert_ok(run("data", "export", "--data", tiny_data, "--to", saved, "--format", "arrow"))
+    changed = datasets.load_from_disk(str(saved)).map(lambda row: {"task": "outpaint"})
+    bad = tmp_path / "arrow-bad"
+    changed.save_to_disk(str(bad))
+    assert_refused(run("data", "info", "--data", bad), "scene 's1'", str(bad), "task 'outpaint' is declared")

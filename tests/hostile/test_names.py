@@ -100,3 +100,45 @@ def test_a_terminal_that_cannot_show_the_arrows_gets_escapes(base_run):
     assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
     assert b"Traceback" not in result.stderr
     assert b"psnr \\u2191" in result.stdout
+
+
+def test_a_reference_file_with_a_non_utf8_name_is_refused_like_a_scene_folder(tmp_path, tiny_data, run):
+    """``ref/0\\xc31.jpg``: its name would go into the run files and an export's ``source`` column
+    as a lone surrogate; refused, naming the scene and the file, before anything is written."""
+    data = copy_tree(tiny_data, tmp_path / "data")
+    (data / "s1/ref/00.jpg").rename(odd(data / "s1/ref", b"0\xc31.jpg"))
+    before = snapshot(tmp_path)
+    error = assert_refused(run("data", "export", "--data", data, "--to", tmp_path / "export"), "UTF-8", "s1", "0")
+    assert "scene 's1'" in error
+    assert_refused(run("evaluate", "--method", "telea", "--data", data, "--out", tmp_path / "run"), "UTF-8", "s1")
+    assert changes(before, snapshot(tmp_path)) == []
+
+
+@pytest.mark.parametrize("how", ["--data", "--method"])
+def test_a_tilde_of_a_user_that_does_not_exist_is_one_error(how, tmp_path, tiny_data, run):
+    args = ["--data", "~nouser-realbench/x"] if how == "--data" else \
+        ["--data", tiny_data, "--method", "folder:~nouser-realbench/x"]
+    if how == "--data":
+        args += ["--method", "telea"]
+    error = assert_refused(run("evaluate", *args, "--out", tmp_path / "run"),
+                           "cannot expand ~nouser-realbench (no such user)")
+    assert "RuntimeError" not in error
+    assert not (tmp_path / "run").exists()
+
+
+NFC, NFD = "caf\u00e9", "cafe\u0301"  # print alike
+
+
+def test_two_scene_folders_whose_ids_differ_only_in_unicode_form_are_refused(tmp_path, tiny_data, run):
+    data = copy_tree(tiny_data, tmp_path / "data")
+    (data / "s1").rename(data / NFC)
+    (data / "s2").rename(data / NFD)
+    assert_refused(run("data", "info", "--data", data), "two scene folders", "unicode normal form")
+
+
+def test_two_reference_files_whose_names_differ_only_in_unicode_form_are_refused(tmp_path, tiny_data, run):
+    data = copy_tree(tiny_data, tmp_path / "data")
+    refs = sorted((data / "s1/ref").iterdir())
+    refs[0].rename(refs[0].with_name(f"{NFC}.jpg"))
+    refs[1].rename(refs[1].with_name(f"{NFD}.jpg"))
+    assert_refused(run("data", "info", "--data", data), "scene 's1'", "two files", "unicode normal form")
