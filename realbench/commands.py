@@ -21,12 +21,13 @@ from .api import (
     load_benchmark,
     merge,
 )
-from .core.errors import RealBenchError
+from .core.errors import NothingToRun, RealBenchError
 from .core.fields import brief, text_list
 from .core.paths import printable
 from .core.settings import describe, flatten
 from .core.yamlio import load_yaml, read_yaml_file
 from .data.benchmarks import BENCHMARKS
+from .data.hfdata import already_exported
 from .doctor import diagnose, fetch_commands, known_weights
 from .methods import METHODS
 from .metrics import METRICS
@@ -357,6 +358,9 @@ def cmd_data_info(args) -> int:
 
 def cmd_data_export(args) -> int:
     bench = _bench(args)
+    if already_exported(bench, args.to, fmt=args.format):
+        raise NothingToRun(f"nothing to do: {args.to} already holds these {count(len(bench), 'scene')} as "
+                           f"{args.format} (load it with --data {args.to})")
     path = export_benchmark(bench, args.to, fmt=args.format)
     print(f"wrote {count(len(bench), 'scene')} to {path} as {args.format} (load it with --data {path})")
     return 0

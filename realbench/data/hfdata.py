@@ -130,6 +130,22 @@ Load it with `realbench data info --data <this folder>` or `datasets.load_datase
 """
 
 
+def _same_export(to: Path, checksum: str, split: str, fmt: str) -> bool:
+    """Whether ``to`` is an export of the data with ``checksum``, as ``split``, in ``fmt``."""
+    card = _card_text(to)
+    if f"`{checksum}`" not in card or f"config_name: default\n  data_files:\n  - split: {split}" not in card:
+        return False
+    if fmt == "arrow":
+        return (to / "dataset_info.json").is_file() or (to / "state.json").is_file()
+    return (to / "data" / f"{split}-00000-of-00001.parquet").is_file()
+
+
+def already_exported(bench, to: str | Path, fmt: str = "parquet", split: str = DEFAULT_SPLIT) -> bool:
+    """Whether ``export_benchmark`` would find its work done (so a rerun can say so)."""
+    checksum = scenes_checksum((s.id, s.checksum) for s in bench)
+    return Path(to).is_dir() and _same_export(Path(to), checksum, split, fmt)
+
+
 def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = DEFAULT_SPLIT) -> Path:
     """Write a benchmark (or a list of scenes) as a dataset folder, atomically (a temp folder,
     then a rename): ``parquet`` is ``data/<split>-00000-of-00001.parquet`` plus a ``README.md``
@@ -145,9 +161,12 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
     if to.exists() and not to.is_dir():
         raise RealBenchError("--to is a file, not a folder", path=str(to))
     if to.is_dir() and any(to.iterdir()):
-        if f"`{checksum}`" in _card_text(to) and f"config_name: default\n  data_files:\n  - split: {split}" in \
-                _card_text(to):  # the same data exported before (a rerun after a kill, say)
+        if _same_export(to, checksum, split, fmt):  # the same data exported before (a rerun after a kill, say)
             return to
+        other = "arrow" if fmt == "parquet" else "parquet"
+        if _same_export(to, checksum, split, other):
+            raise RealBenchError(f"export folder holds this data already, as {other} (not {fmt}); give another --to",
+                                 path=str(to))
         raise RealBenchError("export folder exists, is not empty and is not an export of this data", path=str(to))
     rows: dict[str, list] = {column: [] for column in COLUMNS}
     for scene in scenes:

@@ -118,6 +118,17 @@ def test_an_export_into_a_folder_that_is_not_empty_is_refused(tmp_path, tiny_dat
     assert changes(before, snapshot(tmp_path)) == []
 
 
+def test_an_export_rerun_says_nothing_to_do_and_another_format_is_refused(tmp_path, tiny_data, run):
+    target = tmp_path / "export"
+    assert_ok(run("data", "export", "--data", tiny_data, "--to", target, "--format", "arrow"))
+    before = snapshot(tmp_path)
+    again = run("data", "export", "--data", tiny_data, "--to", target, "--format", "arrow")
+    assert_ok(again)
+    assert "nothing to do" in again.err and "wrote" not in again.out
+    assert_refused(run("data", "export", "--data", tiny_data, "--to", target), "as arrow (not parquet)")
+    assert changes(before, snapshot(tmp_path)) == []
+
+
 # ------------------------------------------------------------------ --version never touches a checkout (root cause 15)
 
 @pytest.fixture
