@@ -146,7 +146,7 @@ def _say_what_happened(result) -> None:
         print(f"nothing to do: {outcome.total} of {count(outcome.total, 'sample')} already recorded in "
               f"{result.run_dir}", file=sys.stderr)
     elif outcome is not None:
-        logging.getLogger("realbench").info("made %s, scored %d recorded one(s) again, %d already recorded",
+        logging.getLogger("realbench").info("made %s, scored %d recorded again, %d already recorded",
                                             count(outcome.made, "sample"), outcome.rescored, outcome.already)
     if outcome is not None and len(meta.scenes) > outcome.scenes and outcome.made + outcome.rescored:
         print(f"note: the folder holds {count(len(meta.scenes), 'scene')}; the table covers all of them",

@@ -67,6 +67,6 @@ def test_verbose_diagnostics_go_to_stderr_and_tables_stay_on_stdout(tmp_path, ca
     assert "realbench:" not in quiet.err
     assert main(["-v", *args, "--out", str(tmp_path / "loud")]) == 0
     loud = capsys.readouterr()
-    assert "realbench: " in loud.err and "1 sample(s) to make" in loud.err
+    assert "realbench: " in loud.err and "1 sample to make" in loud.err
     table = [line for line in quiet.out.splitlines() if "chelsea-defocus" in line]
     assert table == [line for line in loud.out.splitlines() if "chelsea-defocus" in line]

@@ -290,13 +290,21 @@ def test_messages_say_what_happened(scored, sample_bench, tmp_path, capsys):
     assert "did you mean 'alexnet'" in capsys.readouterr().err
     assert main(["evaluate", "--method", "telea", "--scenes", ",".join(SCENES), "--shard", "3/3", "--out",
                  str(tmp_path / "empty")]) == 0
-    assert "shard 3/3 holds no scene (2 scene(s) split 3 ways)" in capsys.readouterr().err
+    assert "shard 3/3 holds no scene (2 scenes split 3 ways)" in capsys.readouterr().err
     assert not (tmp_path / "empty").exists()
     assert main(["compare", telea, telea]) == 0
     out = capsys.readouterr().out
     assert "A = B = telea (" in out and "telea@" not in out  # one run: its label, not a doubled one
     assert main(["leaderboard", telea, "--with-paper"]) == 0
     assert "the paper rows are reported for RealBench (33 scenes)" in capsys.readouterr().err
+    assert main(["leaderboard", telea, "--with-paper", "--out", str(tmp_path / "p.csv")]) == 0
+    table = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    reported = table[table["source"].str.startswith("reported")]
+    assert len(reported) and reported["notes"].str.contains("reported for RealBench \\(33 scenes\\)").all()
+    capsys.readouterr()
+    inpaint_free = evaluate("telea", sample_bench, scenes=["rocket-style"], out=tmp_path / "o", progress=False)
+    assert main(["leaderboard", str(inpaint_free.run_dir), "--split", "inpaint"]) == 2
+    assert "no run has scenes of split 'inpaint' (their splits: outpaint)" in capsys.readouterr().err
 
 
 def test_every_weights_name_doctor_lists_is_accepted_by_a_fresh_process():

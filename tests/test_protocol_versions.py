@@ -69,7 +69,7 @@ def test_a_run_mixing_versions_of_a_metric_is_refused_by_tables(sample_bench, tm
     from realbench.run.records import Record, RecordStore
 
     record = dict(read_record_dicts(out / "records.jsonl")[0])
-    record["scene"], record["sample"] = "other", 0
+    record["sample"] = 1
     record["metric_protocols"] = {**record["metric_protocols"], "ssim": {"version": 3}}
     RecordStore(out).append([Record.from_json(record, "planted", None)])
     with pytest.raises(RealBenchError, match="protocol versions \\[2, 3\\]"):

@@ -101,7 +101,7 @@ def test_run_asking_for_missing_weights_stops_before_any_work(empty_weights, cap
     assert main(["evaluate", "--method", "telea", "--metrics", "psnr,lpips,dino", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     first, *items = err.splitlines()  # one error line, then one indented line per missing metric
-    assert first.startswith("error: missing weights for 2 metric(s)") and len(items) == 2
+    assert first.startswith("error: missing weights for 2 metrics") and len(items) == 2
     assert items[0].startswith("  metric 'lpips'") and "realbench weights download alexnet" in items[0]
     assert items[1].startswith("  metric 'dino'") and "dino-vits16" in items[1]
     assert not out.exists()

@@ -4,6 +4,7 @@ an explicit ``--device`` (checked once, before any work), else CUDA, then MPS, t
 from __future__ import annotations
 
 from .errors import RealBenchError
+from .words import count
 
 KNOWN = ("cpu", "cuda", "mps")
 
@@ -25,7 +26,8 @@ def check_device(name: str | None) -> str | None:
         if not torch.cuda.is_available():
             raise RealBenchError(f"--device '{name}': CUDA is not available on this machine")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RealBenchError(f"--device '{name}': this machine has {torch.cuda.device_count()} CUDA device(s)")
+            has = count(torch.cuda.device_count(), "CUDA device")
+            raise RealBenchError(f"--device '{name}': this machine has {has}")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise RealBenchError(f"--device '{name}': MPS is not available on this machine")
     return str(device)

@@ -67,7 +67,8 @@ class FieldReader:
             self._wrong(key, "text", value)
         return value
 
-    def integer(self, key: str, default: Any = MISSING, minimum: int | None = None, nullable: bool = False) -> Any:
+    def integer(self, key: str, default: Any = MISSING, minimum: int | None = None, nullable: bool = False,
+                maximum: int | None = None) -> Any:
         value = self._get(key, default)
         if value is None and (nullable or default is None):
             return None
@@ -75,6 +76,8 @@ class FieldReader:
             self._wrong(key, "a whole number", value)
         if minimum is not None and value < minimum:
             self._wrong(key, f"a whole number >= {minimum}", value)
+        if maximum is not None and value > maximum:
+            self._wrong(key, f"a whole number <= {maximum}", value)
         return value
 
     def number(self, key: str, default: Any = MISSING, nullable: bool = False) -> Any:

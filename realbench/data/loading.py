@@ -26,6 +26,7 @@ from realbench.core.jsonio import read_json
 from realbench.core.paths import check_name, check_utf8_path, expand_user, is_utf8, name_key, printable
 from realbench.core.scene import TASKS, Scene, declared_task, natural_key, unknown_scene_message, validate_arrays
 from realbench.core.unzip import ArchiveLimits, is_mac_junk
+from realbench.core.words import count
 from realbench.weights import is_hub_id
 
 from .archive import unpack_archive
@@ -344,7 +345,8 @@ def split_of(bench: Benchmark, split: str) -> Benchmark:
                              f"{', '.join(bench.definition.splits)})", path=bench.spec)
     chosen = [s for s in bench if s.task == split]
     if not chosen:
-        raise RealBenchError(f"no scene of split '{split}' among the {len(bench)} scene(s) chosen", path=bench.spec)
+        raise RealBenchError(f"no scene of split '{split}' among the {count(len(bench), 'scene')} chosen",
+                             path=bench.spec)
     return bench.subset(chosen)
 
 

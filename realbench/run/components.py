@@ -10,6 +10,7 @@ from typing import Any
 from realbench.core.errors import RealBenchError, describe
 from realbench.core.paths import printable
 from realbench.core.provenance import canonical_json
+from realbench.core.words import count
 from realbench.data.benchmarks import BenchmarkDefinition, get_definition
 from realbench.methods import METHODS, Method
 from realbench.metrics import METRICS, Metric
@@ -76,8 +77,8 @@ def resolve_metrics(names: Iterable[str], weights: dict[str, str] | None = None,
         scorers[name] = scorer
     if missing and not skip_unavailable:
         raise RealBenchError(
-            f"missing weights for {len(missing)} metric(s), nothing was run (fetch them, or pass --skip-unavailable "
-            "to record those metrics as unavailable):",
+            f"missing weights for {count(len(missing), 'metric')}, nothing was run (fetch them, or pass "
+            "--skip-unavailable to record those metrics as unavailable):",
             details=[f"metric '{n}': {reason}" for n, reason in missing.items()])
     for name, scorer in scorers.items():
         try:

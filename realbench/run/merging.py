@@ -19,9 +19,10 @@ from realbench.core.errors import RealBenchError
 from realbench.core.files import atomic_write_bytes, staged_folder
 from realbench.core.imageio import read_rgb
 from realbench.core.paths import check_out, inside, printable
+from realbench.core.words import count
 
 from .naming import unsharded_name
-from .records import Record, RecordStore, read_records
+from .records import Record, RecordStore
 from .runfolder import RunFolder
 from .runlock import RunLock
 from .runmeta import RunMeta
@@ -93,14 +94,15 @@ def _coverage(metas: list[RunMeta]) -> list[str]:
     missing = sorted(wanted - scored, key=metas[0].scene_key())
     if not missing:
         return []
-    return [f"{len(missing)} of {len(wanted)} scenes are in no shard ({', '.join(missing[:10])}"
+    return [f"{len(missing)} of {count(len(wanted), 'scene')} {'is' if len(missing) == 1 else 'are'} in no shard "
+            f"({', '.join(missing[:10])}"
             f"{', ...' if len(missing) > 10 else ''})"]
 
 
 def _collect(shards: list[Path]) -> dict[tuple[str, str, int], tuple[Record, Path]]:
     records: dict[tuple[str, str, int], tuple[Record, Path]] = {}
     for shard in shards:
-        for record in read_records(RunFolder(shard).records_path):
+        for record in RunFolder(shard).records():  # each checked against its shard's run.json
             source = inside(shard, record.image, "record image")  # never a path outside the shard
             if not source.is_file():
                 raise RealBenchError(f"the image of scene '{record.scene}' sample {record.sample} is missing",
@@ -189,7 +191,7 @@ def _extend(target: Path, records: dict[tuple[str, str, int], tuple[Record, Path
     folder = RunFolder(target)
     joined = folder.read_meta().join(meta, str(target))
     with RunLock(target):
-        have = {r.key: r for r in read_records(folder.records_path)}
+        have = {r.key: r for r in folder.records()}
         for key, (record, shard) in records.items():
             if key in have and have[key].image_sha256 != record.image_sha256:
                 raise RealBenchError(f"scene '{printable(record.scene)}' sample {record.sample} differs between the "

@@ -5,13 +5,16 @@ refuses non-finite numbers, naming the file and line; the one writer (``Record.t
 strict JSON. A run killed at any instant (even mid-line) leaves a file whose complete lines are
 all valid records; ``RecordStore`` drops a trailing partial line before appending again. Because
 every line is self-contained, a run resumes from its records and shards merge by concatenation.
+Reading also checks each record against ``RecordRules`` (what run.json says: method, config,
+scenes and their content, metric ranges) and against earlier lines: a later record of a sample may
+rescore it, never describe another image, so an edited file is refused at the line that lies.
 """
 from __future__ import annotations
 
 import math
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,11 +25,19 @@ from realbench.core.fields import FieldReader, brief, is_number
 from realbench.core.imageio import regular_file
 from realbench.core.paths import check_name, printable
 from realbench.core.scene import TASKS
+from realbench.metrics import METRICS
+
+from .runconfig import MAX_SAMPLES
+from .runmeta import RunMeta
 
 RECORDS = "records.jsonl"
 RECORD_VERSION = 2  # 1: records before typing (no record_version field)
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 MAX_LINE = 4 * 2**20  # one record is a few KB; a longer line is not a record
+# No metric value is larger than this (PSNR is capped at 100 dB, similarities lie in [-1, 1]): a
+# bigger one is damage, and means, differences and plots of values below it never overflow.
+MAX_MAGNITUDE = 1e12
+RANGE_SLACK = 1e-6  # a float computation may step this far past a metric's range end (SSIM 1 + 2e-16)
 
 
 def protocol_version(protocol: dict[str, Any] | str | None) -> int:
@@ -115,7 +126,7 @@ class Record:
         if task not in TASKS:
             r.fail(f"field 'task' must be one of {', '.join(TASKS)}, got {brief(task)}")
         record = cls(
-            method=r.text("method", ""), scene=scene, sample=r.integer("sample", minimum=0),
+            method=r.text("method", ""), scene=scene, sample=r.integer("sample", minimum=0, maximum=MAX_SAMPLES - 1),
             seed=r.integer("seed", 0), task=task, config_hash=r.text("config_hash", ""),
             scene_checksum=r.text("scene_checksum", ""), image=r.text("image"),
             image_sha256=r.text("image_sha256", ""), metrics=_metric_values(r), metric_protocols=_protocols(r),
@@ -130,7 +141,8 @@ class Record:
 
 
 def finite_metrics(values: dict[str, Any]) -> tuple[dict[str, float | None], dict[str, str]]:
-    """Metric values as plain floats; NaN and infinities become None, with the reason."""
+    """Metric values as plain floats; NaN, infinities and values outside the metric's range become
+    None, with the reason (what the reader would refuse is never written)."""
     out: dict[str, float | None] = {}
     errors: dict[str, str] = {}
     for name, value in values.items():
@@ -138,12 +150,32 @@ def finite_metrics(values: dict[str, Any]) -> tuple[dict[str, float | None], dic
             out[name] = None
             continue
         number = float(value)
-        if math.isfinite(number):
-            out[name] = number
-        else:
-            out[name] = None
-            errors[name] = f"the metric returned {number!r}, which is not a finite number"
+        problem = "not a finite number" if not math.isfinite(number) else value_problem(
+            number, metric_range(name, {}))
+        out[name] = None if problem else number
+        if problem:
+            errors[name] = f"the metric returned {number!r}, which is {problem}"
     return out, errors
+
+
+def metric_range(name: str, recorded: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    """A metric's range: the registry's for a registered metric, else what run.json recorded,
+    else unbounded."""
+    if name in METRICS:
+        low, high = METRICS.get(name).info.range
+    else:
+        low, high = recorded.get(name, (-math.inf, math.inf))
+    return float(low), float(high)
+
+
+def value_problem(value: float, bounds: tuple[float, float]) -> str | None:
+    """Why ``value`` cannot be a value of a metric of range ``bounds``, or None."""
+    if abs(value) > MAX_MAGNITUDE:
+        return f"beyond {MAX_MAGNITUDE:g} in magnitude, larger than any metric value"
+    low, high = bounds
+    if value < low - RANGE_SLACK * max(1.0, abs(low)) or value > high + RANGE_SLACK * max(1.0, abs(high)):
+        return f"outside the metric's range [{low:g}, {high:g}]"
+    return None
 
 
 def _metric_values(r: FieldReader) -> dict[str, float | None]:
@@ -175,13 +207,91 @@ def _numbers(r: FieldReader, key: str) -> dict[str, float]:
     return {k: float(v) for k, v in values.items()}
 
 
+@dataclass(frozen=True)
+class RecordRules:
+    """What run.json says every record of the run agrees with (None: not known, not checked)."""
+
+    method: str | None = None
+    config_hash: str | None = None
+    scenes: dict[str, str] | None = None  # scene id -> content checksum ("" where not recorded)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # as recorded, per metric
+
+    @classmethod
+    def of(cls, meta: RunMeta) -> RecordRules:
+        scenes = {**{s: "" for s in meta.scenes}, **meta.data.scene_checksums}
+        ranges = {name: (float(info["range"][0]), float(info["range"][1])) for name, info in meta.metric_info.items()
+                  if isinstance(info.get("range"), (list, tuple)) and len(info["range"]) == 2}
+        return cls(meta.method, meta.config_hash, scenes, ranges)
+
+
+RulesSource = RecordRules | Callable[[], RecordRules] | None
+
+
+class _Checker:
+    """One reading of a records file against its rules: every value in its metric's range, every
+    record of the run's method, config and scenes, and a later record of a sample only rescoring
+    it (or remaking its lost image), never describing another image."""
+
+    IDENTITY = ("image", "seed", "task", "scene_checksum", "config_hash")
+
+    def __init__(self, rules: RecordRules, path: Path):
+        self.rules, self.path = rules, str(path)
+        self.ranges: dict[str, tuple[float, float]] = {}
+        self.seen: dict[tuple[str, str, int], tuple[int, Record]] = {}
+
+    def fail(self, number: int, message: str) -> None:
+        raise RealBenchError(f"line {number}: {message}", path=self.path)
+
+    def check(self, record: Record, number: int) -> None:
+        self._values(record, number)
+        self._run(record, number)
+        previous = self.seen.get(record.key)
+        if previous is not None:
+            differ = [k for k in self.IDENTITY if getattr(previous[1], k) != getattr(record, k)]
+            if differ:
+                self.fail(number, f"scene '{printable(record.scene)}' sample {record.sample} was recorded at line "
+                                  f"{previous[0]} with another {', '.join(differ)}: a later record of a sample may "
+                                  "only rescore it, so this one contradicts it (the file was edited)")
+        self.seen[record.key] = (number, record)
+
+    def _values(self, record: Record, number: int) -> None:
+        for name, value in record.metrics.items():
+            if value is None:
+                continue
+            if name not in self.ranges:
+                self.ranges[name] = metric_range(name, self.rules.ranges)
+            problem = value_problem(value, self.ranges[name])
+            if problem:
+                self.fail(number, f"metric '{printable(name)}' is {value!r}, {problem}")
+
+    def _run(self, record: Record, number: int) -> None:
+        rules = self.rules
+        if rules.method is not None and record.method and record.method != rules.method:
+            self.fail(number, f"the record is of method '{printable(record.method)}', run.json's is "
+                              f"'{printable(rules.method)}'")
+        if rules.config_hash is not None and record.config_hash and record.config_hash != rules.config_hash:
+            self.fail(number, f"the record's config_hash {printable(record.config_hash)} is not run.json's "
+                              f"{printable(rules.config_hash)}: it was made by another configuration")
+        if rules.scenes is None:
+            return
+        if record.scene not in rules.scenes:
+            self.fail(number, f"scene '{printable(record.scene)}' is not one of the run's scenes (run.json names "
+                              f"{len(rules.scenes)}: {', '.join(printable(s) for s in list(rules.scenes)[:10])})")
+        recorded = rules.scenes[record.scene]
+        if recorded and record.scene_checksum and record.scene_checksum != recorded:
+            self.fail(number, f"scene '{printable(record.scene)}' has content {printable(record.scene_checksum)} "
+                              f"here, {recorded} in run.json: the record is of another scene or other data")
+
+
 class RecordStore:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, rules: RulesSource = None):
         self.path = Path(run_dir) / RECORDS
+        self.rules = rules  # checked by load(); a callable is asked when loading (run.json read then)
 
     def load(self) -> dict[tuple[str, str, int], Record]:
         """All complete records, the last one for each (method, scene, sample) winning."""
-        return {record.key: record for record in read_records(self.path)}
+        rules = self.rules() if callable(self.rules) else self.rules
+        return {record.key: record for record in read_records(self.path, rules)}
 
     def _open(self, flags: int) -> int:
         """A descriptor of the records file that never follows a symbolic link."""
@@ -227,10 +337,12 @@ class RecordStore:
             os.fsync(handle.fileno())
 
 
-def read_records(path: Path) -> list[Record]:
+def read_records(path: Path, rules: RecordRules | None = None) -> list[Record]:
     """Complete lines of a records file; a torn last line (from a kill) is ignored. A complete line
-    that is not a valid record is one clear error naming the line."""
+    that is not a valid record, or one contradicting ``rules`` (run.json) or an earlier line, is
+    one clear error naming the line."""
     path = Path(path)
+    checker = _Checker(rules or RecordRules(), path)
     if not path.exists() and not path.is_symlink():
         return []
     regular_file(path, what="records file")
@@ -249,14 +361,15 @@ def read_records(path: Path) -> list[Record]:
                 if not line.endswith(b"\n"):
                     break  # torn by a kill: the rerun repairs it
                 records.append(_parse_line(line, number, path))
+                checker.check(records[-1], number)
     except OSError as exc:
         raise RealBenchError(f"cannot read records ({exc.strerror or exc})", path=str(path)) from None
     return records
 
 
-def read_record_dicts(path: Path) -> list[dict[str, Any]]:
+def read_record_dicts(path: Path, rules: RecordRules | None = None) -> list[dict[str, Any]]:
     """The records as their JSON objects (each validated), e.g. for ``pandas.json_normalize``."""
-    return [record.to_json() for record in read_records(path)]
+    return [record.to_json() for record in read_records(path, rules)]
 
 
 def _parse_line(line: bytes, number: int, path: Path) -> Record:
@@ -264,6 +377,9 @@ def _parse_line(line: bytes, number: int, path: Path) -> Record:
         obj = jsonio.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
         raise RealBenchError(f"line {number} is not UTF-8 text", path=str(path)) from None
+    except jsonio.DuplicateKey as exc:
+        raise RealBenchError(f"line {number}: the key '{printable(exc.key)[:60]}' appears twice in one object, "
+                             "so the record says two things", path=str(path)) from None
     except (ValueError, RecursionError):
         raise RealBenchError(f"line {number} is not JSON (a realbench record per line is expected)",
                              path=str(path)) from None

@@ -29,7 +29,7 @@ from realbench.data.benchmarks import get_definition
 from realbench.metrics import METRICS
 
 from .records import RECORDS as RECORDS_FILE
-from .records import Record, RecordStore, finite_metrics, read_records
+from .records import Record, RecordRules, RecordStore, finite_metrics, read_records
 from .runlock import LOCK, RunLock
 from .runmeta import RunMeta
 
@@ -85,10 +85,15 @@ class RunFolder:
         return inside(self.path, record.image, "record image")
 
     def store(self) -> RecordStore:
-        return RecordStore(self.path)
+        """The records file; what it loads is checked against run.json (read when loading)."""
+        return RecordStore(self.path, lambda: RecordRules.of(self.read_meta()) if self.exists() else RecordRules())
 
-    def records(self) -> list[Record]:
-        return read_records(self.records_path)
+    def records(self, meta: RunMeta | None = None) -> list[Record]:
+        """Every complete record, each checked against run.json (``meta``, else read here): a
+        record of another scene, configuration or method, or out of its metric's range, is refused."""
+        if meta is None and self.exists():
+            meta = self.read_meta()
+        return read_records(self.records_path, RecordRules.of(meta) if meta is not None else None)
 
     def lock(self) -> RunLock:
         return RunLock(self.path)
@@ -167,7 +172,7 @@ def upgrade_meta(meta: RunMeta, folder: RunFolder) -> RunMeta:
     """Runs made before run.json named every scene's content take it from their records."""
     if meta.data.scene_checksums and meta.scenes:
         return meta
-    records = folder.records()
+    records = read_records(folder.records_path, RecordRules(meta.method, meta.config_hash))
     checksums = {r.scene: r.scene_checksum for r in records}
     key = meta.scene_key()
     scenes = sorted(set(meta.scenes) | set(checksums), key=key)

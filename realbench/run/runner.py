@@ -20,6 +20,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from realbench.core import words
 from realbench.core.devices import check_device, device_class
 from realbench.core.errors import NothingToRun, RealBenchError, RealBenchWarning
 from realbench.core.imageio import max_pixels, pixel_limit
@@ -124,8 +125,9 @@ def plan_run(config: RunConfig) -> RunPlan:
     selection = select_data(config)
     bench, shard = selection.bench, selection.shard
     if shard is not None and not bench.scenes:
-        raise NothingToRun(f"shard {shard[0]}/{shard[1]} holds no scene ({len(selection.all_scenes)} scene(s) split "
-                           f"{shard[1]} ways); nothing to run")
+        scenes = words.count(len(selection.all_scenes), "scene")
+        raise NothingToRun(f"shard {shard[0]}/{shard[1]} holds no scene ({scenes} split {shard[1]} ways); "
+                           "nothing to run")
     adapter = resolve_method(config.method, config.method_config)
     adapter.device, adapter.progress = device, config.progress
     metric_names = _metric_names(config, adapter, bench)
@@ -218,8 +220,8 @@ def _work(plan: RunPlan, folder: RunFolder) -> RunOutcome:
     _warn_rescoring(work, plan.protocols, reselect)
     total = sum(plan.counts.values())
     made, rescored = sum(len(w.todo) for w in work), sum(len(w.rescore) for w in work)
-    log.info("%s: %d scene(s) to work on, %d sample(s) to make, %d to score again; %d of %d already recorded",
-             folder.path, len(work), made, rescored, total - made - rescored, total)
+    log.info("%s: %s to work on, %s to make, %d to score again; %d of %d already recorded", folder.path,
+             words.count(len(work), "scene"), words.count(made, "sample"), rescored, total - made - rescored, total)
     spec = RunSpec(config.method, dict(config.method_config), list(plan.scorers), dict(config.weights),
                    dict(config.metric_options), config.skip_unavailable, plan.adapter.device,
                    selector.options if selector else None, config.seed, str(folder.work_dir), max_pixels(),
@@ -322,8 +324,8 @@ def _warn_rescoring(plan: list[SceneWork], protocols: dict[str, dict], reselect:
             for name in missing_metrics(record, protocols):
                 if record.metrics.get(name) is not None and name in record.metric_protocols:
                     changed[name] = changed.get(name, 0) + 1
-    for name, count in changed.items():
-        warnings.warn(f"metric '{name}': the recorded values of {count} sample(s) were computed under another "
+    for name, n in changed.items():
+        warnings.warn(f"metric '{name}': the recorded values of {words.count(n, 'sample')} were computed under another "
                       "protocol (version, options or weights); rescoring them from their stored images",
                       RealBenchWarning, stacklevel=3)
     if reselect:

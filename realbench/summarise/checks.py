@@ -82,27 +82,93 @@ def check_tolerances(tolerances: dict[str, float], what: str) -> dict[str, float
     return {k: float(v) for k, v in tolerances.items()}
 
 
-def _numeric(expected: pd.DataFrame, columns: list[str], baseline: str | Path) -> None:
+def _numeric(expected: pd.DataFrame, cells: list[list[str]], columns: list[str], baseline: str | Path) -> None:
+    """Every filled cell of ``columns`` is a finite number (``inf``, ``1e999`` and ``nan`` are not)."""
     for column in columns:
         values = pd.to_numeric(expected[column], errors="coerce")
-        bad = expected[column][values.isna() & expected[column].notna()]
-        if not bad.empty:
-            raise RealBenchError(f"column '{printable(column)}' holds {brief(str(bad.iloc[0]))} in row "
-                                 f"{int(bad.index[0]) + 2}, which is not a number", path=str(baseline))
+        bad = ((values.isna() | np.isinf(values)) & expected[column].notna()).to_numpy()
+        if bad.any():
+            at = int(bad.argmax())
+            text = cells[at][list(expected.columns).index(column)]
+            raise RealBenchError(f"column '{printable(column)}' holds {brief(text)} in row {int(expected.index[at])}, "
+                                 "which is not a finite number", path=str(baseline))
+
+
+def _raw_rows(baseline: str | Path) -> list[tuple[int, list[str]]]:
+    """The table's rows as the file holds them (header first), each with its line number; blank
+    lines skipped, as the table reader does."""
+    import csv
+
+    with open(baseline, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        return [(reader.line_num, row) for row in reader if row]
+
+
+def _numbered(expected: pd.DataFrame, baseline: str | Path) -> tuple[pd.DataFrame, list[list[str]]]:
+    """``expected`` indexed by each row's line in the file, and the raw cells of its rows; a row
+    with fewer or more cells than the header is refused (a truncated row reads as empty cells)."""
+    raw = _raw_rows(baseline)
+    header, rows = (raw[0][1], raw[1:]) if raw else ([], [])
+    for line, cells in rows:
+        if len(cells) != len(header):
+            raise RealBenchError(f"row {line} has {len(cells)} cells, the header {len(header)}: the row is "
+                                 "truncated or damaged", path=str(baseline))
+    if len(rows) != len(expected):  # the two readers disagree (a quoted line break, say): number by position
+        return expected.set_axis(range(2, len(expected) + 2)), [list(map(str, r)) for r in expected.to_numpy()]
+    return expected.set_axis([line for line, _ in rows]), [cells for _, cells in rows]
+
+
+def _measured_cells(expected: pd.DataFrame, cells: list[list[str]], key: str, metrics: list[str],
+                    baseline: str | Path) -> None:
+    """A measured row names its run and split, counts its scenes, and leaves a metric cell empty
+    only for a metric its run never asked for; no two rows describe the same run and split."""
+    columns = list(expected.columns)
+    seen: dict[tuple[str, str], int] = {}
+    for line, row in zip(expected.index, cells):
+        values = dict(zip(columns, row))
+        for column in (key, "split", "scenes"):
+            if not values.get(column, "").strip():
+                raise RealBenchError(f"row {line} has no '{column}' value", path=str(baseline))
+        try:
+            scored = set(parse_protocols(values.get(PROTOCOLS)))
+        except RealBenchError as exc:
+            raise RealBenchError(f"row {line}: {exc}", path=str(baseline)) from None
+        scored |= set(text_list(values.get(UNAVAILABLE, "")) or [])
+        for name in metrics:
+            if not values.get(name, "").strip() and (name in scored or UNAVAILABLE not in values):
+                raise RealBenchError(f"row {line}: the '{printable(name)}' cell is empty, but the row's run scored "
+                                     f"'{printable(name)}' (an empty cell is only for a metric it never asked for)",
+                                     path=str(baseline))
+        scenes = float(pd.to_numeric(expected.at[line, "scenes"]))
+        if scenes < 0 or not scenes.is_integer():
+            raise RealBenchError(f"row {line}: 'scenes' must be a whole number, got {brief(values['scenes'])}",
+                                 path=str(baseline))
+        ident = (values[key], values["split"])
+        if ident in seen:
+            raise RealBenchError(f"rows {seen[ident]} and {line} both hold run '{printable(ident[0])}' split "
+                                 f"'{printable(ident[1])}'; a baseline holds one row per run and split",
+                                 path=str(baseline))
+        seen[ident] = line
 
 
 def _baseline(baseline: str | Path) -> tuple[pd.DataFrame, str, list[str]]:
     expected = read_table(baseline)
     key = _key_column(expected)
-    metrics = metric_columns(expected)
+    try:
+        metrics = metric_columns(expected)
+    except RealBenchError as exc:  # a protocols cell that is no list of versions
+        raise RealBenchError(str(exc), path=str(baseline)) from None
     missing_columns = {key, "split", "scenes"} - set(expected.columns)
     if missing_columns or not metrics:
         raise RealBenchError("not a realbench leaderboard table: it lacks "
                              f"{', '.join(sorted(missing_columns)) or 'metric'} "
                              "columns (write one with `realbench leaderboard RUN --out FILE.csv`)", path=str(baseline))
-    _numeric(expected, [*metrics, "scenes"], baseline)
+    expected, cells = _numbered(expected, baseline)
+    _numeric(expected, cells, [*metrics, "scenes"], baseline)
     source = expected["source"] if "source" in expected else pd.Series("measured", index=expected.index)
-    return expected[source.fillna("measured").astype(str).str.startswith("measured")], key, metrics
+    measured = source.fillna("measured").astype(str).str.startswith("measured")
+    _measured_cells(expected[measured], [c for c, m in zip(cells, measured) if m], key, metrics, baseline)
+    return expected[measured], key, metrics
 
 
 def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float] | None = None,

@@ -24,6 +24,7 @@ from realbench.core.errors import RealBenchError, describe
 from realbench.core.fields import text_list
 from realbench.core.jsonio import dumps
 from realbench.core.paths import printable
+from realbench.core.words import count  # noqa: F401  (re-exported: summaries count with it)
 
 UNAVAILABLE = "unavailable"
 NOT_REQUESTED = "—"
@@ -31,11 +32,6 @@ FORMATS = ("csv", "md", "latex", "json")
 SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex", ".json": "json"}
 ARROWS = ("↑", "↓")
 COUNT_COLUMNS = ("scenes", "samples")
-
-
-def count(n: int, noun: str) -> str:
-    """``1 sample``, ``6 samples``."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def metric_directions(table: pd.DataFrame) -> dict[str, bool]:

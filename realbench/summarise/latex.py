@@ -77,6 +77,7 @@ def _identity(table: pd.DataFrame) -> list[str]:
         lines.append(escape(f"{row.get('run', '')}: " + ", ".join(parts)))
     if any(not str(s).startswith("measured") for s in table.get("source", [])):
         lines.append(r"$^\dagger$\,reported in the paper named, not measured here.")
+    lines += [escape(note) for note in table.attrs.get("notes", [])]
     return lines
 
 

@@ -131,8 +131,11 @@ def leaderboard(runs: Sequence[Any], metrics: Sequence[str] | str | None = None,
     if with_paper:
         layout = "table2" if filter_rates is not None else "table1"
         paper = paper_rows(metrics, files=views[0].reported(layout))
+        scope = paper_scope_note(views)
+        if scope:  # in the rows themselves, so every file written from the table says it
+            paper["notes"] = scope
         table = pd.concat([table, paper], ignore_index=True)
-        notes += [n for n in [paper_scope_note(views)] if n]
+        notes += [scope] if scope else []
     table = table.reset_index(drop=True)
     table.attrs.update(metrics=direction, notes=notes)
     return table
@@ -142,7 +145,11 @@ def _one_split(table: pd.DataFrame, split: str, views: Sequence[RunView]) -> pd.
     known = list(dict.fromkeys(s for v in views for s in v.splits))
     if split not in known:
         raise RealBenchError(f"unknown split '{split}' (the runs' benchmark has: {', '.join(known)})")
-    return table[table["split"] == split]
+    chosen = table[table["split"] == split]
+    if chosen.empty:
+        raise RealBenchError(f"no run has scenes of split '{split}' (their splits: "
+                             f"{', '.join(sorted(set(table['split']) - {'all'})) or 'none'})")
+    return chosen
 
 
 def _sorted(table: pd.DataFrame, metrics: Sequence[str], direction: dict[str, bool], views: Sequence[RunView],

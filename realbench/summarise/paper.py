@@ -10,6 +10,7 @@ import pandas as pd
 from realbench.core.errors import RealBenchError
 from realbench.core.paths import check_name, inside, printable
 from realbench.core.resources import paper_dir
+from realbench.core.words import count
 from realbench.data.benchmarks import get_definition
 
 from .formatting import read_table
@@ -45,10 +46,11 @@ def paper_scope_note(views: Sequence[RunView]) -> str | None:
     """What to say when the paper's rows sit under runs on other data than they were reported for
     (the paper's rows are for its benchmark's full scene set)."""
     wanted = get_definition()
-    count = wanted.scene_count
-    off = [v for v in views if v.benchmark != wanted.name or (count is not None and len(v.scenes) != count)]
+    total = wanted.scene_count
+    off = [v for v in views if v.benchmark != wanted.name or (total is not None and len(v.scenes) != total)]
     if not off:
         return None
-    shown = ", ".join(f"{printable(v.label)}: {len(v.scenes)} scene(s) of '{printable(v.data_name)}'" for v in off[:3])
-    return (f"the paper rows are reported for {wanted.folder or wanted.name} ({count} scenes); not comparable with "
+    shown = ", ".join(f"{printable(v.label)}: {count(len(v.scenes), 'scene')} of '{printable(v.data_name)}'"
+                      for v in off[:3])
+    return (f"the paper rows are reported for {wanted.folder or wanted.name} ({total} scenes); not comparable with "
             f"{shown}")

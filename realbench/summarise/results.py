@@ -15,6 +15,7 @@ import pandas as pd
 
 from realbench.core import jsonio
 from realbench.core.files import atomic_write_bytes
+from realbench.core.words import count
 from realbench.run.runfolder import RunFolder
 
 from .formatting import to_csv
@@ -44,7 +45,7 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
     values = values.astype(float)
     if len(values) == 0 or np.isnan(values).any():
         return {"mean": None, "stderr": None,
-                "reason": f"{int(np.isnan(values).sum())} of {len(values)} scene(s) have no value"}
+                "reason": _no_value(int(np.isnan(values).sum()), len(values))}
     stderr = None
     if len(values) > 1:
         stderr = float(np.std(values, ddof=1) / math.sqrt(len(values)))
@@ -114,3 +115,7 @@ def write_summary(run: Any, keep: int | None = None) -> pd.DataFrame:
 def _identified(table: pd.DataFrame, view: RunView) -> pd.DataFrame:
     """The table with the run's identity on every row, for files that travel on their own."""
     return table.assign(run=view.label, method=view.method, data=view.data, config_hash=view.config_hash)
+
+
+def _no_value(missing: int, scenes: int) -> str:
+    return f"{missing} of {count(scenes, 'scene')} {'has' if missing == 1 else 'have'} no value"

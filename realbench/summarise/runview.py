@@ -38,9 +38,10 @@ def load_meta(run_dir: str | Path) -> RunMeta:
     return RunFolder(run_path(run_dir)).read_meta()
 
 
-def latest_records(run_dir: str | Path, scene_key=natural_key) -> list[Record]:
-    """The last record of each (method, scene, sample), scenes in the order ``scene_key`` gives."""
-    latest = {record.key: record for record in RunFolder(run_path(run_dir)).records()}
+def latest_records(run_dir: str | Path, scene_key=natural_key, meta: RunMeta | None = None) -> list[Record]:
+    """The last record of each (method, scene, sample), scenes in the order ``scene_key`` gives;
+    every record checked against run.json (``meta``: the run's, when the caller has it)."""
+    latest = {record.key: record for record in RunFolder(run_path(run_dir)).records(meta)}
     return sorted(latest.values(), key=lambda r: (r.method, scene_key(r.scene), r.sample))
 
 
@@ -197,7 +198,7 @@ def read_run(run: Any) -> RunView:
         return run
     path = run_path(run)
     meta = load_meta(path)
-    raw = latest_records(path, meta.scene_key())
+    raw = latest_records(path, meta.scene_key(), meta)
     return RunView(path, meta, raw, records_frame(raw), meta.label or meta.method)
 
 

@@ -1,16 +1,19 @@
 """Issue 19, root causes 6, 7, 8 (manifests, baselines), 10 (merge) and 11 (rescoring): run files
 are typed. A record or run.json field of the wrong type, a non-finite number, a missing field, a
 manifest or baseline that is not what it claims: every reader (leaderboard, report, compare,
-check, merge, a resumed evaluate) refuses it with one line naming the file (and the line). Values
-near the float limit average without overflowing. Shards of different data never merge, and a
-stored image that changed is never rescored or merged as if it were the recorded one."""
+check, merge, a resumed evaluate) refuses it with one line naming the file (and the line); so does
+a duplicate JSON key, a metric value outside its metric's range or beyond 1e12 (the largest values
+average without overflowing), and a record contradicting run.json (another scene, configuration,
+method or content) or an earlier record of its sample. A baseline cell that is no finite number,
+an empty or truncated row and two rows of one run and split are refused naming the row. Shards of
+different data never merge, and a stored image that changed is never rescored or merged as if it
+were the recorded one."""
 from __future__ import annotations
 
 import copy
 import csv
 import io
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -77,6 +80,14 @@ RECORD_FIELDS = {
     "metric-errors-a-list": (("metric_errors",), ["x"]),
     "versions-a-number": (("versions",), 5),
     "record-version-from-the-future": (("record_version",), 99),
+    "ssim-past-its-range": (("metrics", "ssim"), 5.0),
+    "psnr-negative": (("metrics", "psnr"), -3.0),
+    "psnr-near-the-float-limit": (("metrics", "psnr"), 1.7e308),
+    "scene-not-in-the-run": (("scene",), "ghost"),
+    "sample-past-any-count": (("sample",), 10**30),
+    "config-hash-of-another-run": (("config_hash",), "000000000000"),
+    "method-of-another-run": (("method",), "oracle"),
+    "scene-checksum-of-other-data": (("scene_checksum",), "0123456789abcdef"),
 }
 
 
@@ -121,11 +132,12 @@ def test_a_torn_last_line_is_what_a_kill_leaves_and_is_ignored(run_copy, base_ru
 
 
 @pytest.mark.parametrize("values, expected", [
-    ((1e308, 1e308), 1e308), ((1.7e308, 1.7e308), 1.7e308), ((-1e308, 1e308), 0.0), ((1e308, 12.5), 5e307),
+    ((1e12, 1e12), 1e12), ((1e12, 12.5), 5e11 + 6.25),
 ])
-def test_values_near_the_float_limit_average_without_overflow(values, expected, tmp_path, run_copy, run):
-    """psnr of s1 and s2 set to ``values``: the mean over scenes is finite (never inf), CSV and
-    JSON read back as that number, and the terminal shows a number, not '—' or 'inf'."""
+def test_the_largest_values_average_without_overflow(values, expected, tmp_path, run_copy, base_run, run):
+    """psnr of s1 and s2 set to ``values`` (at most 1e12, the largest magnitude a metric value may
+    have): the mean over scenes is that number in CSV, JSON and on the terminal (never inf), and
+    the report and a comparison are made."""
     tampered = run_copy()
     records = _records(tampered)
     for record, value in zip(sorted(records, key=lambda r: r["scene"]), values):
@@ -136,13 +148,101 @@ def test_values_near_the_float_limit_average_without_overflow(values, expected, 
     assert_ok(result)
     rows = json.loads(table.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in strict JSON"))
     overall = next(r for r in rows if r["split"] == "all")["psnr"]
-    assert overall is not None and math.isfinite(overall)
     assert overall == pytest.approx(expected, rel=1e-12)
-    assert overall == pytest.approx(math.fsum(v / len(values) for v in values), rel=1e-12)
     with open(tmp_path / "t.csv", newline="") as handle:
         csv_all = next(r for r in csv.DictReader(handle) if r["split"] == "all")
-    assert float(csv_all["psnr"]) == pytest.approx(overall, rel=1e-9, abs=1e-300)
+    assert float(csv_all["psnr"]) == pytest.approx(overall, rel=1e-12)
     assert " inf " not in result.out and "—" not in result.out
+    compared = run("compare", base_run, tampered)
+    assert_ok(compared)
+    assert "inf" not in compared.out
+    assert_ok(run("report", tampered, "--out", tmp_path / "report.html"))
+
+
+@pytest.mark.parametrize("value", [1e308, 1.7e308, -1e308, 1e13])
+def test_values_beyond_any_metric_are_refused_by_every_reader(value, tmp_path, run_copy, base_run, baseline_csv, run):
+    """A value no metric produces (beyond 1e12 in magnitude) is damage: every reader refuses it,
+    naming the file and line, instead of printing a 309-digit mean or inf."""
+    tampered = run_copy()
+    records = _records(tampered)
+    for record in records:
+        record["metrics"]["psnr"] = value
+    _write_records(tampered, records)
+    for args in _readers(tampered, base_run, baseline_csv, tmp_path / "out"):
+        assert_refused(run(*args), "records.jsonl", "line 1", "psnr")
+
+
+def test_a_value_outside_the_range_run_json_records_for_an_unregistered_metric_is_refused(run_copy, run):
+    """A metric no plugin registers here is checked against the range its run recorded."""
+    tampered = run_copy()
+    meta = json.loads((tampered / "run.json").read_text())
+    meta["metric_info"]["mine"] = {**meta["metric_info"]["ssim"], "name": "mine", "range": [0.0, 1.0]}
+    (tampered / "run.json").write_text(json.dumps(meta))
+    records = _records(tampered)
+    records[0]["metrics"]["mine"] = 0.5
+    records[1]["metrics"]["mine"] = 1.5
+    _write_records(tampered, records)
+    assert_refused(run("leaderboard", tampered), "records.jsonl", "line 2", "'mine'", "range [0, 1]")
+
+
+def test_a_record_naming_a_key_twice_is_refused(tmp_path, run_copy, base_run, baseline_csv, run):
+    """``{"metrics": {...}, ..., "metrics": {...}}``: JSON parsers disagree on which one wins."""
+    tampered = run_copy()
+    lines = (tampered / "records.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:-1] + ', "metrics": {"psnr": 99.0}}'
+    (tampered / "records.jsonl").write_text("\n".join(lines) + "\n")
+    for args in _readers(tampered, base_run, baseline_csv, tmp_path / "out"):
+        assert_refused(run(*args), "records.jsonl", "line 2", "'metrics'", "twice")
+
+
+def test_a_run_json_naming_a_key_twice_is_refused(run_copy, run):
+    tampered = run_copy()
+    text = (tampered / "run.json").read_text()
+    assert text.startswith("{\n")
+    (tampered / "run.json").write_text('{\n  "label": "other",\n' + text[2:])
+    assert_refused(run("leaderboard", tampered), "run.json", "line", "'label'", "twice")
+
+
+@pytest.mark.parametrize("same_checksum", [False, True], ids=["as-it-was", "checksum-copied"])
+def test_a_record_relabelled_to_another_scene_is_refused(same_checksum, tmp_path, run_copy, base_run, baseline_csv,
+                                                         run):
+    """s2's record renamed s1: a second record of (s1, 0) describing another image is no rescoring."""
+    tampered = run_copy()
+    records = _records(tampered)
+    first, second = records
+    second["scene"] = first["scene"]
+    if same_checksum:
+        second["scene_checksum"] = first["scene_checksum"]
+    _write_records(tampered, records)
+    for args in _readers(tampered, base_run, baseline_csv, tmp_path / "out"):
+        assert_refused(run(*args), "records.jsonl", "line 2", *(["line 1", "image"] if same_checksum else ["content"]))
+
+
+def test_a_rescoring_record_of_the_same_image_is_the_one_used(run_copy, run, tmp_path):
+    """What rescoring appends (the same sample and image, new values) loads, and the last one wins."""
+    tampered = run_copy()
+    records = _records(tampered)
+    again = copy.deepcopy(records[0])
+    again["metrics"]["psnr"] = 42.0
+    _write_records(tampered, [*records, again])
+    table = tmp_path / "t.json"
+    assert_ok(run("leaderboard", tampered, "--out", table))
+    scores = {r["scene"]: r["metrics"]["psnr"] for r in [records[1], again]}
+    overall = next(r for r in json.loads(table.read_text()) if r["split"] == "all")["psnr"]
+    assert overall == pytest.approx(sum(scores.values()) / 2)
+
+
+@pytest.mark.parametrize("case", ["scene-not-in-the-run", "config-hash-of-another-run", "ssim-past-its-range"])
+def test_a_resumed_run_refuses_records_that_contradict_run_json(case, run_copy, run):
+    path, value = RECORD_FIELDS[case]
+    tampered = run_copy()
+    records = _records(tampered)
+    _assign(records[0], path, value)
+    _write_records(tampered, records)
+    before = (tampered / "records.jsonl").read_bytes()
+    spec = json.loads((tampered / "run.json").read_text())["data"]["spec"]
+    assert_refused(run("evaluate", "--method", "telea", "--data", spec, "--out", tampered), "records.jsonl", "line 1")
+    assert (tampered / "records.jsonl").read_bytes() == before
 
 
 RUN_FIELDS = {
@@ -234,14 +334,54 @@ def _edit_csv(source: Path, target: Path, column: str, value: str) -> Path:
 
 
 @pytest.mark.parametrize("column, value, needles", [
-    ("psnr", "check", ("psnr", "not a number")),
+    ("psnr", "check", ("psnr", "not a finite number")),
     ("ssim", "1e309x", ("ssim",)),
     ("scenes", "many", ("scenes",)),
     ("protocols", "psnr=vX", ("protocol",)),
-], ids=["psnr-a-word", "ssim-junk", "scenes-a-word", "protocols-junk"])
+    ("psnr", "inf", ("psnr", "'inf'", "row 2")),
+    ("ssim", "1e999", ("ssim", "'1e999'", "row 2")),
+    ("psnr", "-Infinity", ("psnr", "row 2")),
+    ("ssim", "nan", ("ssim", "row 2")),
+    ("psnr", "", ("psnr", "empty", "row 2")),
+    ("scenes", "", ("scenes", "row 2")),
+    ("scenes", "1.5", ("scenes", "row 2")),
+    ("run", "", ("run", "row 2")),
+], ids=["psnr-a-word", "ssim-junk", "scenes-a-word", "protocols-junk", "psnr-inf", "ssim-1e999", "psnr-minus-inf",
+        "ssim-nan", "psnr-empty", "scenes-empty", "scenes-fractional", "run-empty"])
 def test_a_baseline_with_a_non_numeric_cell_is_refused(column, value, needles, tmp_path, base_run, baseline_csv, run):
     baseline = _edit_csv(baseline_csv, tmp_path / "baseline.csv", column, value)
-    assert_refused(run("check", base_run, "--baseline", baseline), *needles)
+    assert_refused(run("check", base_run, "--baseline", baseline), "baseline.csv", *needles)
+
+
+def test_a_baseline_with_a_truncated_row_is_refused(tmp_path, base_run, baseline_csv, run):
+    lines = baseline_csv.read_text().splitlines()
+    lines[1] = ",".join(lines[1].split(",")[:4])
+    baseline = tmp_path / "baseline.csv"
+    baseline.write_text("\n".join(lines) + "\n")
+    assert_refused(run("check", base_run, "--baseline", baseline), "baseline.csv", "row 2", "4 cells")
+
+
+def test_a_baseline_with_two_rows_for_one_run_and_split_is_refused(tmp_path, base_run, baseline_csv, run):
+    lines = baseline_csv.read_text().splitlines()
+    baseline = tmp_path / "baseline.csv"
+    baseline.write_text("\n".join([*lines, lines[1]]) + "\n")
+    assert_refused(run("check", base_run, "--baseline", baseline), "baseline.csv", f"rows 2 and {len(lines) + 1}")
+
+
+def test_a_baseline_leaves_a_cell_empty_for_a_metric_never_asked_for(tmp_path, base_run, baseline_csv, run):
+    """The one legitimate empty metric cell: a row whose run neither scored nor missed the metric."""
+    rows = list(csv.DictReader(io.StringIO(baseline_csv.read_text())))
+    for row in rows:
+        row["ssim"] = ""
+        row["protocols"] = ";".join(p for p in row["protocols"].split(";") if not p.startswith("ssim"))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    baseline = tmp_path / "baseline.csv"
+    baseline.write_text(buffer.getvalue())
+    result = run("check", base_run, "--baseline", baseline)
+    assert "error:" not in result.err and result.code in (1, 3), result  # compared, not refused
 
 
 @pytest.mark.parametrize("make", [lambda tmp: "/dev/zero", lambda tmp: sparse(tmp / "b.csv", 6 * 2**30, b"run,"),
