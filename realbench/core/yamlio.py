@@ -85,10 +85,12 @@ def load_yaml(text: str, what: str, path: str | None = None) -> Any:
             return None
         if _is_recursive(node, set(), set()):
             raise RealBenchError(f"{what} refers to itself through a YAML alias", path=path)
-        size = _expanded_size(node, {})
+        memo: dict[int, int] = {}
+        size = _expanded_size(node, memo)
         if size > MAX_VALUES:
-            raise RealBenchError(f"{what} expands to {size:,} values through YAML aliases (the limit is "
-                                 f"{MAX_VALUES:,}); write the settings out", path=path)
+            how = (f"holds {size:,} values" if len(memo) == size else
+                   f"expands to {size:,} values through YAML aliases ({len(memo):,} written)")
+            raise RealBenchError(f"{what} {how}; the limit is {MAX_VALUES:,}: not a settings file", path=path)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise RealBenchError(f"cannot parse YAML in {what} ({describe(exc, 200)})", path=path) from None
