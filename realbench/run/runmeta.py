@@ -172,7 +172,7 @@ class RunMeta:
         data = replace(self.data, scene_checksums={s: checksums[s] for s in scenes},
                        all_scenes=sorted({*self.data.all_scenes, *new.data.all_scenes}, key=key),
                        split=self.data.split if self.data.split == new.data.split else None,
-                       note=new.data.note or self.data.note)
+                       note=new.data.note)  # where this run's data came from now (a zip, say), not before
         protocols = {**self.metric_protocols, **new.metric_protocols}
         unavailable = {k: v for k, v in {**self.unavailable, **new.unavailable}.items()
                        if k not in new.metric_protocols or k in new.unavailable}
