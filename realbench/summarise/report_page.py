@@ -16,7 +16,7 @@ from realbench.core.imageio import read_image_file
 from realbench.core.paths import inside, printable
 
 from .formatting import count, format_value, metric_directions, rendered, with_arrow
-from .report_assets import Assets, data_uri, jpeg, thumb_uri
+from .report_assets import THUMB, Assets, data_uri, jpeg, thumb_uri
 from .report_plots import metric_plots
 from .runview import RunView
 
@@ -52,6 +52,7 @@ class ReportContent:
     written: Any = None  # the FigureSet written with --figures, if any
 
 
+SMALL = THUMB * 3 // 2  # longer side (px) up to which an image is its own thumbnail
 GENERATOR = "<meta name='generator' content='realbench report'>"  # how a later build knows the page is ours
 
 
@@ -68,6 +69,11 @@ def plain(caption: str) -> str:
 
 
 def _figure(array: np.ndarray, href: str, caption: str) -> str:
+    """A thumbnail linking to the full-size image; an image hardly larger than a thumbnail is shown
+    as itself (a second, barely smaller copy would double its bytes for nothing)."""
+    if max(array.shape[:2]) <= SMALL:
+        return (f'<figure><img src="{e(href)}" alt="{e(plain(caption))}" loading="lazy" style="max-width:{THUMB}px">'
+                f"<figcaption>{caption}</figcaption></figure>")
     return (f'<figure><a href="{e(href)}"><img src="{thumb_uri(array)}" alt="{e(plain(caption))}" loading="lazy">'
             f"</a><figcaption>{caption}</figcaption></figure>")
 
