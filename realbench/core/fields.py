@@ -119,6 +119,17 @@ class FieldReader:
                 self.fail(f"field '{key}.{printable(name)}' must be text, got {brief(item)}")
         return value
 
+    def count_mapping(self, key: str, default: Any = MISSING, maximum: int | None = None) -> dict[str, int] | None:
+        """A mapping of names to whole numbers of at least 1 (e.g. samples per scene)."""
+        value = self.mapping(key, default)
+        if value is None:
+            return None
+        for name, item in value.items():
+            if isinstance(item, bool) or not isinstance(item, int) or item < 1 or (maximum and item > maximum):
+                self.fail(f"field '{key}.{printable(name)}' must be a whole number from 1"
+                          f"{f' to {maximum}' if maximum else ''}, got {brief(item)}")
+        return dict(value)
+
     def mapping_of_mappings(self, key: str, default: Any = MISSING) -> dict[str, dict[str, Any]]:
         value = self.mapping(key, default)
         if value is None:

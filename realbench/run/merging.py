@@ -25,7 +25,7 @@ from .naming import unsharded_name
 from .records import Record, RecordStore
 from .runfolder import RunFolder
 from .runlock import RunLock
-from .runmeta import RunMeta
+from .runmeta import RunMeta, most_samples
 
 
 def find_shards(sources: Sequence[str | Path]) -> list[Path]:
@@ -130,7 +130,8 @@ def merged_meta(metas: list[RunMeta], shards: list[Path], problems: list[str]) -
     return replace(first, shard=None, scenes=scenes, data=data, merged_from=[str(s) for s in shards],
                    partial=problems or None, metrics=list(dict.fromkeys(x for m in metas for x in m.metrics)),
                    metric_info={k: v for m in metas for k, v in m.metric_info.items()}, metric_protocols=protocols,
-                   unavailable={k: v for m in metas for k, v in m.unavailable.items() if k not in protocols})
+                   unavailable={k: v for m in metas for k, v in m.unavailable.items() if k not in protocols},
+                   samples=most_samples(*(m.samples for m in metas)))
 
 
 def merge_runs(sources: Sequence[str | Path], out: str | Path | None = None, partial: bool = False,

@@ -25,6 +25,7 @@ from realbench.core.fields import FieldReader, brief, is_number
 from realbench.core.imageio import regular_file
 from realbench.core.paths import check_name, printable
 from realbench.core.scene import TASKS
+from realbench.core.words import count
 from realbench.metrics import METRICS
 
 from .runconfig import MAX_SAMPLES
@@ -215,13 +216,14 @@ class RecordRules:
     config_hash: str | None = None
     scenes: dict[str, str] | None = None  # scene id -> content checksum ("" where not recorded)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # as recorded, per metric
+    samples: dict[str, int] | None = None  # samples asked for per scene, where run.json records them
 
     @classmethod
     def of(cls, meta: RunMeta) -> RecordRules:
         scenes = {**{s: "" for s in meta.scenes}, **meta.data.scene_checksums}
         ranges = {name: (float(info["range"][0]), float(info["range"][1])) for name, info in meta.metric_info.items()
                   if isinstance(info.get("range"), (list, tuple)) and len(info["range"]) == 2}
-        return cls(meta.method, meta.config_hash, scenes, ranges)
+        return cls(meta.method, meta.config_hash, scenes, ranges, meta.samples)
 
 
 RulesSource = RecordRules | Callable[[], RecordRules] | None
@@ -277,6 +279,10 @@ class _Checker:
         if record.scene not in rules.scenes:
             self.fail(number, f"scene '{printable(record.scene)}' is not one of the run's scenes (run.json names "
                               f"{len(rules.scenes)}: {', '.join(printable(s) for s in list(rules.scenes)[:10])})")
+        asked = (rules.samples or {}).get(record.scene)
+        if asked is not None and record.sample >= asked:
+            self.fail(number, f"scene '{printable(record.scene)}' sample {record.sample}: run.json asks for "
+                              f"{count(asked, 'sample')} of it (indices 0-{asked - 1})")
         recorded = rules.scenes[record.scene]
         if recorded and record.scene_checksum and record.scene_checksum != recorded:
             self.fail(number, f"scene '{printable(record.scene)}' has content {printable(record.scene_checksum)} "

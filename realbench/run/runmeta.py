@@ -21,6 +21,8 @@ from realbench.core.paths import check_name, printable
 from realbench.core.scene import ID_ORDERS, scene_sort_key, scenes_checksum
 from realbench.core.settings import flatten
 
+from .runconfig import MAX_SAMPLES
+
 SCHEMA = 2  # 1: run.json before typing (no schema field)
 _SHARD = re.compile(r"([1-9]\d*)/([1-9]\d*)")
 
@@ -100,6 +102,7 @@ class RunMeta:
     git: str | None = None
     merged_from: list[str] | None = None
     partial: list[str] | None = None  # what a --partial merge left out
+    samples: dict[str, int] | None = None  # samples asked for per scene (older runs: not recorded)
     schema: int = SCHEMA
 
     # ------------------------------------------------------------------ views
@@ -134,6 +137,7 @@ class RunMeta:
             "metric_protocols": self.metric_protocols, "selection": self.selection, "executor": self.executor,
             "device": self.device, "device_class": self.device_class, "created": self.created,
             "versions": self.versions, "git": self.git, "merged_from": self.merged_from, "partial": self.partial,
+            **({"samples": self.samples} if self.samples is not None else {}),
         }
 
     # ------------------------------------------------------------------ the one reader
@@ -156,7 +160,8 @@ class RunMeta:
             executor=r.text("executor", "local"), device=r.text("device", None),
             device_class=r.text("device_class", "cpu"), created=r.text("created", ""),
             versions=r.text_mapping("versions", {}), git=r.text("git", None),
-            merged_from=r.texts("merged_from", None), partial=r.texts("partial", None), schema=SCHEMA)
+            merged_from=r.texts("merged_from", None), partial=r.texts("partial", None),
+            samples=r.count_mapping("samples", None, maximum=MAX_SAMPLES), schema=SCHEMA)
 
     # ------------------------------------------------------------------ identity
     def join(self, new: RunMeta, where: str) -> RunMeta:
@@ -181,7 +186,8 @@ class RunMeta:
                        metric_info={**self.metric_info, **new.metric_info}, metric_protocols=protocols,
                        selection=new.selection if new.selection is not None else self.selection,
                        label=self.label if new.label == self.label else new.label,
-                       merged_from=self.merged_from, partial=self.partial)
+                       merged_from=self.merged_from, partial=self.partial,
+                       samples=most_samples(self.samples, new.samples))
 
     def identity_difference(self, new: RunMeta) -> str | None:
         """Why ``new`` is not this run (or a subset or extension of it), or None."""
@@ -260,4 +266,16 @@ def _metric_info(r: FieldReader) -> dict[str, dict[str, Any]]:
         low, high = bounds
         info = dict(info, range=(-math.inf if low is None else float(low), math.inf if high is None else float(high)))
         out[name] = info
+    return out
+
+
+def most_samples(*counts: dict[str, int] | None) -> dict[str, int] | None:
+    """Per scene the most samples any part asked for (None when none recorded its counts)."""
+    known = [c for c in counts if c is not None]
+    if len(known) < len(counts):  # a part that did not record its counts: no bound can be stated
+        return None
+    out: dict[str, int] = {}
+    for part in known:
+        for scene, n in part.items():
+            out[scene] = max(n, out.get(scene, 0))
     return out

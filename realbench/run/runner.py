@@ -14,7 +14,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,8 @@ def plan_run(config: RunConfig) -> RunPlan:
         raise RealBenchError(f"feather={adapter.feather} is wider than any scene ({widest} px at most); a feather "
                              "blends the output over a few pixels of the known region")
     protocols = {n: s.full_protocol() for n, s in scorers.items()}
-    meta = _meta(config, selection, adapter, metric_names, unavailable, protocols, selector, device)
+    meta = replace(_meta(config, selection, adapter, metric_names, unavailable, protocols, selector, device),
+                   samples=dict(counts))
     out = Path(config.out) if config.out is not None else default_out(config, adapter, bench, shard, meta)
     check_out(out)
     folder = RunFolder(out)

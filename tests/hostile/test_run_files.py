@@ -85,6 +85,7 @@ RECORD_FIELDS = {
     "psnr-near-the-float-limit": (("metrics", "psnr"), 1.7e308),
     "scene-not-in-the-run": (("scene",), "ghost"),
     "sample-past-any-count": (("sample",), 10**30),
+    "sample-past-the-runs-count": (("sample",), 1),  # a deterministic method: one sample per scene
     "config-hash-of-another-run": (("config_hash",), "000000000000"),
     "method-of-another-run": (("method",), "oracle"),
     "scene-checksum-of-other-data": (("scene_checksum",), "0123456789abcdef"),
