@@ -125,7 +125,9 @@ def merged_meta(metas: list[RunMeta], shards: list[Path], problems: list[str]) -
     key = first.scene_key()
     scenes = sorted({s for m in metas for s in m.scenes}, key=key)
     checksums = {s: c for m in metas for s, c in m.data.scene_checksums.items()}
-    data = replace(first.data, scene_checksums={s: checksums[s] for s in scenes})
+    tasks = {s: t for m in metas for s, t in m.data.tasks.items()}
+    data = replace(first.data, scene_checksums={s: checksums[s] for s in scenes},
+                   tasks={s: tasks[s] for s in scenes if s in tasks})
     protocols = {k: v for m in metas for k, v in m.metric_protocols.items()}
     return replace(first, shard=None, scenes=scenes, data=data, merged_from=[str(s) for s in shards],
                    partial=problems or None, metrics=list(dict.fromkeys(x for m in metas for x in m.metrics)),

@@ -26,6 +26,7 @@ from realbench.core.imageio import regular_file
 from realbench.core.paths import check_name, printable
 from realbench.core.scene import TASKS
 from realbench.core.words import count
+from realbench.methods import METHODS, Method
 from realbench.metrics import METRICS
 
 from .runconfig import MAX_SAMPLES
@@ -217,13 +218,26 @@ class RecordRules:
     scenes: dict[str, str] | None = None  # scene id -> content checksum ("" where not recorded)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # as recorded, per metric
     samples: dict[str, int] | None = None  # samples asked for per scene, where run.json records them
+    seed: int | None = None  # sample k's seed is seed + k (methods that keep the default seed rule)
+    tasks: dict[str, str] = field(default_factory=dict)  # scene -> task, where run.json records them
 
     @classmethod
     def of(cls, meta: RunMeta) -> RecordRules:
         scenes = {**{s: "" for s in meta.scenes}, **meta.data.scene_checksums}
         ranges = {name: (float(info["range"][0]), float(info["range"][1])) for name, info in meta.metric_info.items()
                   if isinstance(info.get("range"), (list, tuple)) and len(info["range"]) == 2}
-        return cls(meta.method, meta.config_hash, scenes, ranges, meta.samples)
+        return cls(meta.method, meta.config_hash, scenes, ranges, meta.samples, _seed_base(meta), meta.data.tasks)
+
+
+def _seed_base(meta: RunMeta) -> int | None:
+    """The run's seed where its method keeps the default rule (sample k: seed + k), else None."""
+    try:
+        cls = METHODS.get(meta.method) if ":" not in meta.method else None
+    except RealBenchError:
+        return None
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        return None
+    return meta.seed if getattr(cls, "seed_for", None) is Method.seed_for else None
 
 
 RulesSource = RecordRules | Callable[[], RecordRules] | None
@@ -240,6 +254,7 @@ class _Checker:
         self.rules, self.path = rules, str(path)
         self.ranges: dict[str, tuple[float, float]] = {}
         self.seen: dict[tuple[str, str, int], tuple[int, Record]] = {}
+        self.tasks: dict[str, tuple[int, str]] = {}  # scene -> (first line, its task)
 
     def fail(self, number: int, message: str) -> None:
         raise RealBenchError(f"line {number}: {message}", path=self.path)
@@ -247,6 +262,7 @@ class _Checker:
     def check(self, record: Record, number: int) -> None:
         self._values(record, number)
         self._run(record, number)
+        self._sample(record, number)
         previous = self.seen.get(record.key)
         if previous is not None:
             differ = [k for k in self.IDENTITY if getattr(previous[1], k) != getattr(record, k)]
@@ -265,6 +281,24 @@ class _Checker:
             problem = value_problem(value, self.ranges[name])
             if problem:
                 self.fail(number, f"metric '{printable(name)}' is {value!r}, {problem}")
+
+    def _sample(self, record: Record, number: int) -> None:
+        """One task per scene, each image in its scene's folder, each seed the run's rule."""
+        task = self.rules.tasks.get(record.scene)
+        if task is not None and record.task != task:
+            self.fail(number, f"scene '{printable(record.scene)}' is {record.task} here, {task} in run.json")
+        first = self.tasks.setdefault(record.scene, (number, record.task))
+        if record.task != first[1]:
+            self.fail(number, f"scene '{printable(record.scene)}' is {record.task} here and {first[1]} at line "
+                              f"{first[0]}: a scene has one task")
+        if record.image and not record.image.startswith(f"images/{record.scene}/"):
+            self.fail(number, f"scene '{printable(record.scene)}' sample {record.sample} names the image "
+                              f"'{printable(record.image)}', which is not in the scene's folder images/"
+                              f"{printable(record.scene)}/")
+        base = self.rules.seed
+        if base is not None and record.seed is not None and record.seed != base + record.sample:
+            self.fail(number, f"scene '{printable(record.scene)}' sample {record.sample} has seed {record.seed}; "
+                              f"the run's seed {base} gives it {base + record.sample}")
 
     def _run(self, record: Record, number: int) -> None:
         rules = self.rules

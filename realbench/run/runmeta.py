@@ -18,7 +18,7 @@ from typing import Any
 from realbench.core.errors import RealBenchError
 from realbench.core.fields import FieldReader, brief, is_number
 from realbench.core.paths import check_name, printable
-from realbench.core.scene import ID_ORDERS, scene_sort_key, scenes_checksum
+from realbench.core.scene import ID_ORDERS, TASKS, scene_sort_key, scenes_checksum
 from realbench.core.settings import flatten
 
 from .runconfig import MAX_SAMPLES
@@ -40,6 +40,7 @@ class DataInfo:
     split: str | None = None  # the benchmark split the scenes were selected by, if any
     note: str = ""
     all_checksum: str = ""  # the content checksum of all_scenes: the shards of one run share it
+    tasks: dict[str, str] = field(default_factory=dict)  # scene id -> its task (older runs: not recorded)
 
     @property
     def checksum(self) -> str:
@@ -50,7 +51,7 @@ class DataInfo:
         out = {"name": self.name, "spec": self.spec, "kind": self.kind, "ground_truth": self.ground_truth,
                "checksum": self.checksum, "scene_checksums": self.scene_checksums, "all_scenes": self.all_scenes,
                "split": self.split, "all_checksum": self.all_checksum}
-        return {**out, **({"note": self.note} if self.note else {})}
+        return {**out, **({"note": self.note} if self.note else {}), **({"tasks": self.tasks} if self.tasks else {})}
 
     @classmethod
     def from_json(cls, obj: Any, path: str | None) -> DataInfo:
@@ -61,7 +62,15 @@ class DataInfo:
         return cls(name=r.text("name", "?"), spec=r.text("spec", ""), kind=r.text("kind", "folder"),
                    ground_truth=r.boolean("ground_truth", True), scene_checksums=checksums,
                    all_scenes=r.texts("all_scenes", []) or [], split=r.text("split", None), note=r.text("note", ""),
-                   all_checksum=r.text("all_checksum", ""))
+                   all_checksum=r.text("all_checksum", ""), tasks=_tasks(r))
+
+
+def _tasks(r: FieldReader) -> dict[str, str]:
+    tasks = r.text_mapping("tasks", {})
+    for scene_id, task in tasks.items():
+        if task not in TASKS:
+            r.fail(f"field 'tasks.{printable(scene_id)}' must be one of {', '.join(TASKS)}, got {brief(task)}")
+    return tasks
 
 
 def parse_shard_text(value: Any, path: str | None) -> tuple[int, int] | None:
@@ -177,7 +186,8 @@ class RunMeta:
         data = replace(self.data, scene_checksums={s: checksums[s] for s in scenes},
                        all_scenes=sorted({*self.data.all_scenes, *new.data.all_scenes}, key=key),
                        split=self.data.split if self.data.split == new.data.split else None,
-                       note=new.data.note)  # where this run's data came from now (a zip, say), not before
+                       note=new.data.note,  # where this run's data came from now (a zip, say), not before
+                       tasks={**self.data.tasks, **new.data.tasks})
         protocols = {**self.metric_protocols, **new.metric_protocols}
         unavailable = {k: v for k, v in {**self.unavailable, **new.unavailable}.items()
                        if k not in new.metric_protocols or k in new.unavailable}

@@ -173,7 +173,7 @@ def _meta(config: RunConfig, selection: Selection, adapter, metric_names: list[s
     data = DataInfo(name=bench.name, spec=bench.spec, kind=bench.kind, ground_truth=bench.has_ground_truth,
                     scene_checksums={s.id: s.checksum for s in bench}, all_scenes=selection.all_scenes,
                     split=config.split if config.split in bench.definition.splits else None, note=bench.note,
-                    all_checksum=selection.all_checksum)
+                    all_checksum=selection.all_checksum, tasks={s.id: s.task for s in bench})
     return RunMeta(
         label=config.label or default_label(config.method, adapter, config.seed, config.max_refs, chash),
         method=config.method, config_hash=chash, config=adapter.config, method_info=adapter.info.as_dict(),

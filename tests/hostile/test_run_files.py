@@ -86,6 +86,9 @@ RECORD_FIELDS = {
     "scene-not-in-the-run": (("scene",), "ghost"),
     "sample-past-any-count": (("sample",), 10**30),
     "sample-past-the-runs-count": (("sample",), 1),  # a deterministic method: one sample per scene
+    "task-of-another-kind": (("task",), "swap"),  # the other task than the scene's
+    "seed-off-the-runs-rule": (("seed",), 5),
+    "image-of-another-scene": (("image",), "other"),  # the second scene's image
     "config-hash-of-another-run": (("config_hash",), "000000000000"),
     "method-of-another-run": (("method",), "oracle"),
     "scene-checksum-of-other-data": (("scene_checksum",), "0123456789abcdef"),
@@ -97,6 +100,10 @@ def test_a_record_of_the_wrong_shape_is_refused_by_every_reader(case, tmp_path, 
     path, value = RECORD_FIELDS[case]
     tampered = run_copy()
     records = _records(tampered)
+    if value == "swap":
+        value = "inpaint" if records[0]["task"] == "outpaint" else "outpaint"
+    elif value == "other":
+        value = records[1]["image"]
     _assign(records[0], path, value)
     _write_records(tampered, records)
     before = snapshot(tmp_path)
@@ -216,7 +223,7 @@ def test_a_record_relabelled_to_another_scene_is_refused(same_checksum, tmp_path
         second["scene_checksum"] = first["scene_checksum"]
     _write_records(tampered, records)
     for args in _readers(tampered, base_run, baseline_csv, tmp_path / "out"):
-        assert_refused(run(*args), "records.jsonl", "line 2", *(["line 1", "image"] if same_checksum else ["content"]))
+        assert_refused(run(*args), "records.jsonl", "line 2", *([] if same_checksum else ["content"]))
 
 
 def test_a_rescoring_record_of_the_same_image_is_the_one_used(run_copy, run, tmp_path):
