@@ -14,7 +14,11 @@ from .errors import RealBenchError
 
 MAX_NAME = 200
 # control and bidi characters, and lone surrogates (undecodable bytes of a file name)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# control, line-separator, bidi and invisible format characters (zero-width space and joiners, word
+# joiner, soft hyphen, BOM, Arabic letter mark, Mongolian vowel separator, ...), and lone surrogates:
+# shown escaped, so "te\u200blea" never looks like "telea"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+                      "\ufff9-\ufffb\ud800-\udfff]")
 
 
 def printable(text: object) -> str:

@@ -22,7 +22,7 @@ from ._support import RAW_CONTROL, assert_ok, copy_tree
 SCENES = ["$x$", "_x", "=1+1", "a|b", "@SUM(A1)"]
 LABELS = ["$x^2$", "_hidden", "a\x1b]0;title\x07b", '=HYPERLINK("http://e.vil","x")', "a^b~c", "two\nlines", "p|q",
           "<script>alert(1)</script> $\\frac{", "+cmd", "-1", "\\end{table}", "100%_&#{}", "rtl\u202eover \u65e5",
-          "*em* `code` [l](u) <b>b</b>"]
+          "*em* `code` [l](u) <b>b</b>", "te\u200blea\ufeff\u2060\u00ad"]
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -87,6 +87,7 @@ def test_markdown_rows_stay_rows(tmp_path, hostile_runs, run):
 def test_csv_cells_are_never_formulas_and_round_trip(tmp_path, hostile_runs, run):
     text = _leaderboard(run, hostile_runs.values(), tmp_path, ".csv")
     assert not RAW_CONTROL.search(text) and "\u202e" not in text  # `cat table.csv` sets no terminal title
+    assert not any(c in text for c in "\u200b\ufeff\u2060\u00ad")  # "te\u200blea" never passes for "telea"
     rows = list(csv.DictReader(io.StringIO(text)))
     shown = [printable(label) for label in LABELS]
     assert {r["run"] for r in rows} == {("'" + label) if label.startswith(FORMULA) else label for label in shown}
