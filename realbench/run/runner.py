@@ -144,6 +144,10 @@ def plan_run(config: RunConfig) -> RunPlan:
     adapter.check_scenes(bench.ids)
     definition = bench.definition
     counts = {scene.id: adapter.sample_count(scene, config.samples, definition.samples_per_scene) for scene in bench}
+    most = max(counts.values(), default=1)
+    if config.seed + most - 1 >= 2**63:  # sample k's seed is seed + k: the last one must be a valid seed too
+        raise RealBenchError(f"--seed {config.seed} with {words.count(most, 'sample')} per scene gives seeds past "
+                             f"2**63 - 1; use a seed of at most {2**63 - most}")
     _check_ground_truth(bench, bool(scorers or unavailable))
     widest = max((max(scene.size) for scene in bench), default=0)
     if adapter.feather > widest:

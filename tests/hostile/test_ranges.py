@@ -50,7 +50,8 @@ def test_an_impossible_evaluate_flag_is_refused_before_anything_is_written(case,
 @pytest.mark.parametrize("method, flags, needles", [
     ("folder:", [], ("folder:",)),
     ("telea", ["--set", "radius=1e23"], ("radius",)),  # YAML 1.1: '1e23' is text, not a number
-], ids=["folder-without-a-path", "radius-as-text"])
+    ("slow_method:SlowNoisyTelea", ["--samples", "3", "--seed", str(2**63 - 2)], ("--seed", "2**63 - 1")),
+], ids=["folder-without-a-path", "radius-as-text", "last-samples-seed-past-64-bits"])
 def test_an_impossible_method_is_refused(method, flags, needles, tmp_path, tiny_data, run):
     out = tmp_path / "run"
     assert_refused(run("evaluate", "--method", method, "--data", tiny_data, "--out", out, *flags), *needles)
