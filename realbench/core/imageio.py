@@ -31,6 +31,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # round a white hole, a hole painted grey (0/100/200) is no mask of what is missing.
 MAX_GREY_FRACTION = 0.25
 MAX_GREY_HOLE_FRACTION = 0.5
+# ... and every grey pixel is an edge's: within EDGE pixels of both a black and a white one (the
+# ring an anti-aliased or resampled mask has); a few stray ones (JPEG noise) are let through.
+EDGE = 3
+MAX_STRAY_GREY = 16
 # Images above this many pixels are refused from their header, before any decoding (a
 # decompression bomb claims 30000x30000 in a few bytes). 120 MP holds any phone or DSLR photo;
 # `--max-pixels` (RunConfig.max_pixels) or REALBENCH_MAX_PIXELS raises it. Pillow's own guard is
@@ -280,7 +284,28 @@ def image_to_mask(image: Image.Image, scene: str | None, path: str) -> np.ndarra
                  f"{hole_fraction:.0%} of its non-black (missing) pixels are")
         raise RealBenchError(f"mask is not binary: {share} neither black nor white (expected 0 = known, 255 = "
                              "missing)", scene=scene, path=path)
+    if between.any():
+        edge = _grown(grey <= 16, EDGE) & _grown(grey >= 239, EDGE)
+        stray = int((between & ~edge).sum())
+        if stray > max(MAX_STRAY_GREY, hole // 100):
+            raise RealBenchError(f"mask is not binary: {stray} pixels neither black nor white lie away from any "
+                                 f"edge between black and white (a grey region, not an anti-aliased edge; expected "
+                                 "0 = known, 255 = missing)", scene=scene, path=path)
     return grey >= 128
+
+
+def _grown(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` grown by ``radius`` pixels (a square), separably, with numpy alone."""
+    out = mask.copy()
+    for axis in (0, 1):
+        grown = out.copy()
+        for shift in range(1, radius + 1):
+            grown[tuple(slice(shift, None) if a == axis else slice(None) for a in range(2))] |= \
+                out[tuple(slice(None, -shift) if a == axis else slice(None) for a in range(2))]
+            grown[tuple(slice(None, -shift) if a == axis else slice(None) for a in range(2))] |= \
+                out[tuple(slice(shift, None) if a == axis else slice(None) for a in range(2))]
+        out = grown
+    return out
 
 
 def _pil_to_rgb(image: Image.Image, background: int) -> np.ndarray:
