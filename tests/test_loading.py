@@ -1,5 +1,6 @@
 """Loading the release layout, task inference and every bad-input case."""
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -58,6 +59,24 @@ def test_a_manifest_naming_a_scene_that_is_not_there_is_refused(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"scenes": {"ghost": {"task": "inpaint"}}}))
     message = _bad(tmp_path, "names scene 'ghost'", scene=None)
     assert "manifest.json" in message
+
+
+@pytest.mark.parametrize("manifest, needle", [
+    ({"x": {"tsk": "outpaint"}}, "unknown key (tsk)"),
+    ({"scenes": {"x": "inpaint"}, "y": "inpaint"}, "'scenes' mapping and other top-level keys (y)"),
+], ids=["mistyped-key", "scenes-and-top-level"])
+def test_a_manifest_declaration_is_never_dropped_silently(manifest, needle, tmp_path):
+    make_scene(tmp_path, "x", hole="inpaint")
+    make_scene(tmp_path, "y", hole="outpaint")
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert "manifest.json" in _bad(tmp_path, re.escape(needle), scene="x" if "tsk" in json.dumps(manifest) else None)
+
+
+@pytest.mark.parametrize("other", ["GT.png", "gt.jpg"])
+def test_two_files_that_could_be_the_ground_truth_are_refused(other, tmp_path):
+    folder = make_scene(tmp_path, "x")
+    (folder / "target" / other).write_bytes((folder / "target" / "gt.png").read_bytes())
+    assert other in _bad(tmp_path, "2 files could be the gt image", scene="x")
 
 
 def test_one_scene_of_a_folder_with_a_manifest_loads_alone(tmp_path):

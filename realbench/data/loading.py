@@ -90,12 +90,18 @@ class Benchmark:
         raise RealBenchError(unknown_scene_message(scene_id, self.ids, self.spec))
 
 
-def _find(folder: Path, stem: str) -> Path | None:
-    for suffix in IMAGE_SUFFIXES:
-        for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
-            if candidate.is_file():
-                return candidate
-    return None
+def _find(folder: Path, stem: str, scene_id: str | None = None) -> Path | None:
+    """The one image file named ``stem`` (any image suffix); two that could be it (``gt.png`` and
+    ``GT.png``, or ``gt.png`` and ``gt.jpg``) are refused, not chosen between."""
+    if not folder.is_dir():
+        return None
+    wanted = {name_key(stem + suffix) for suffix in IMAGE_SUFFIXES}
+    found = [p for p in _iterdir(folder) if name_key(p.name) in wanted and p.is_file()]
+    if len(found) > 1:
+        names = ", ".join(printable(p.name) for p in found)
+        raise RealBenchError(f"{len(found)} files could be the {stem} image ({names}); keep one", scene=scene_id,
+                             path=str(folder))
+    return found[0] if found else None
 
 
 MANIFEST = "manifest.json"
@@ -112,6 +118,10 @@ def _read_manifest(root: Path) -> dict[str, str]:
         raise RealBenchError("manifest is not a regular file (a folder, a pipe or a broken link); remove it or make "
                              "it a JSON file", path=str(path))
     raw = read_json(path, "manifest", max_bytes=4 * 2**20)
+    if isinstance(raw, dict) and "scenes" in raw and len(raw) > 1:
+        others = ", ".join(printable(k) for k in list(raw)[:5] if k != "scenes")
+        raise RealBenchError(f"manifest has a 'scenes' mapping and other top-level keys ({others}); put every "
+                             "scene under 'scenes'", path=str(path))
     entries = raw.get("scenes", raw) if isinstance(raw, dict) else None
     if not isinstance(entries, dict):
         raise RealBenchError(f"manifest must map scene ids to tasks ({{\"scenes\": {{\"id\": {{\"task\": "
@@ -119,6 +129,10 @@ def _read_manifest(root: Path) -> dict[str, str]:
                              path=str(path))
     tasks = {}
     for scene_id, value in entries.items():
+        if isinstance(value, dict) and set(value) - {"task"}:
+            unknown = ", ".join(printable(k) for k in sorted(set(value) - {"task"}))
+            raise RealBenchError(f"manifest entry has an unknown key ({unknown}); it may hold 'task'",
+                                 scene=printable(scene_id), path=str(path))
         task = value.get("task") if isinstance(value, dict) else value
         if task is not None and task not in TASKS:
             raise RealBenchError(f"task {brief(task)} must be one of {', '.join(TASKS)}", scene=printable(scene_id),
@@ -214,7 +228,7 @@ def _scene_files(folder: Path, layout: SceneLayout, require_gt: bool) -> dict[st
     scene_id, files = folder.name, {}
     for role in ("target", "mask", "gt"):
         rel = PurePosixPath(getattr(layout, role))
-        found = _find(folder / rel.parent, rel.name)
+        found = _find(folder / rel.parent, rel.name, scene_id)
         if found is None and (role != "gt" or require_gt):
             raise RealBenchError(f"{role} image is missing", scene=scene_id, path=str(folder / f"{rel}.png"))
         files[role] = found
