@@ -56,6 +56,13 @@ class ArchiveLimits:
             if key not in ("bytes", "entries", "ratio") or not number > 0 or number == float("inf"):
                 raise RealBenchError(f"--archive-limit {printable(part)}: expected bytes=N[KMGT], entries=N or "
                                      "ratio=N, each above 0")
+            if key in values:
+                raise RealBenchError(f"--archive-limit names {key} twice; give it once")
+            if key == "entries" and not number.is_integer():
+                raise RealBenchError(f"--archive-limit {printable(part)}: entries must be a whole number")
+            if key == "ratio" and number < 1:
+                raise RealBenchError(f"--archive-limit {printable(part)}: ratio must be at least 1 (an archive "
+                                     "always unpacks to at least its own size, roughly)")
             values[key] = number
         return cls(int(values.get("bytes", cls.max_bytes)), int(values.get("entries", cls.max_entries)),
                    float(values.get("ratio", cls.max_ratio)))

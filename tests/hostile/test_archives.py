@@ -124,7 +124,7 @@ def test_archive_limits_are_enforced_and_named(limit, needles, tmp_path, tiny_da
 
 
 @pytest.mark.parametrize("limit", ["ratio=nan", "ratio=inf", "bytes=0", "entries=-1", "bytes=1e400", "foo=1",
-                                   "bytes=1X", "bytes="])
+                                   "entries=0.5", "bytes=1G,bytes=2K", "ratio=1e-300", "bytes=1X", "bytes="])
 def test_an_archive_limit_that_means_nothing_is_refused(limit, tmp_path, tiny_data, cache, run):
     archive = zip_folder(tmp_path / "data.zip", tiny_data)
     assert_refused(run("data", "info", "--data", archive, "--archive-limit", limit), "--archive-limit")
