@@ -109,6 +109,11 @@ def _numbered(expected: pd.DataFrame, baseline: str | Path) -> tuple[pd.DataFram
     with fewer or more cells than the header is refused (a truncated row reads as empty cells)."""
     raw = _raw_rows(baseline)
     header, rows = (raw[0][1], raw[1:]) if raw else ([], [])
+    names = [str(c).strip().split(" ")[0] for c in header]  # "psnr ↑" (older tables) is psnr
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RealBenchError(f"the header names column '{printable(twice[0])}' twice: one of its metrics would go "
+                             "unchecked", path=str(baseline))
     for line, cells in rows:
         if len(cells) != len(header):
             raise RealBenchError(f"row {line} has {len(cells)} cells, the header {len(header)}: the row is "

@@ -376,6 +376,13 @@ def test_a_baseline_with_two_rows_for_one_run_and_split_is_refused(tmp_path, bas
     assert_refused(run("check", base_run, "--baseline", baseline), "baseline.csv", f"rows 2 and {len(lines) + 1}")
 
 
+def test_a_baseline_naming_a_column_twice_is_refused(tmp_path, base_run, baseline_csv, run):
+    lines = baseline_csv.read_text().splitlines()
+    baseline = tmp_path / "baseline.csv"
+    baseline.write_text("\n".join([lines[0].replace("ssim", "psnr"), *lines[1:]]) + "\n")
+    assert_refused(run("check", base_run, "--baseline", baseline), "baseline.csv", "column 'psnr' twice")
+
+
 def test_a_baseline_leaves_a_cell_empty_for_a_metric_never_asked_for(tmp_path, base_run, baseline_csv, run):
     """The one legitimate empty metric cell: a row whose run neither scored nor missed the metric."""
     rows = list(csv.DictReader(io.StringIO(baseline_csv.read_text())))
