@@ -62,8 +62,8 @@ def test_a_manifest_naming_a_scene_that_is_not_there_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("manifest, needle", [
-    ({"x": {"tsk": "outpaint"}}, "unknown key (tsk)"),
-    ({"scenes": {"x": "inpaint"}, "y": "inpaint"}, "'scenes' mapping and other top-level keys (y)"),
+    ({"x": {"tsk": "outpaint"}}, "declares no 'task' (its keys: tsk)"),
+    ({"scenes": {"x": "inpaint"}, "y": "inpaint", "version": 1}, "declares scene 'y' beside it"),
 ], ids=["mistyped-key", "scenes-and-top-level"])
 def test_a_manifest_declaration_is_never_dropped_silently(manifest, needle, tmp_path):
     make_scene(tmp_path, "x", hole="inpaint")

@@ -111,6 +111,12 @@ def inside(root: Path, rel: str | os.PathLike, what: str = "path") -> Path:
 def check_out(out: Path, what: str = "--out") -> None:
     """``out`` can become a folder written by this process: not a file, not under a file, in a
     writable place. Checked before anything is written."""
+    out = Path(out)
+    parts = out.parts
+    for i in range(1, len(parts)):
+        if parts[i] == ".." and not Path(*parts[:i]).exists():  # making the path would leave that folder behind
+            raise RealBenchError(f"{what} passes through {printable(str(Path(*parts[:i])))}, which does not exist, "
+                                 "and back out with '..'; give the path without that detour", path=printable(str(out)))
     if out.exists() and not out.is_dir():
         raise RealBenchError(f"{what} is a file, not a folder", path=str(out))
     ancestor = out

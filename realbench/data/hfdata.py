@@ -23,7 +23,7 @@ from realbench.core.errors import RealBenchError, describe
 from realbench.core.fields import brief
 from realbench.core.files import atomic_write_bytes, staged_folder
 from realbench.core.imageio import image_to_mask, image_to_rgb, open_image_bytes
-from realbench.core.paths import check_name, name_key, printable
+from realbench.core.paths import check_name, check_out, name_key, printable
 from realbench.core.scene import Scene, declared_task, scenes_checksum, unknown_scene_message, validate_arrays
 
 COLUMNS = ("id", "task", "refs", "target", "mask", "gt", "source")
@@ -160,6 +160,7 @@ def export_benchmark(bench, to: str | Path, fmt: str = "parquet", split: str = D
     checksum = scenes_checksum((s.id, s.checksum) for s in scenes)
     if to.exists() and not to.is_dir():
         raise RealBenchError("--to is a file, not a folder", path=str(to))
+    check_out(to, "--to")
     if to.is_dir() and any(to.iterdir()):
         if _same_export(to, checksum, split, fmt):  # the same data exported before (a rerun after a kill, say)
             return to

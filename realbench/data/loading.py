@@ -118,10 +118,12 @@ def _read_manifest(root: Path) -> dict[str, str]:
         raise RealBenchError("manifest is not a regular file (a folder, a pipe or a broken link); remove it or make "
                              "it a JSON file", path=str(path))
     raw = read_json(path, "manifest", max_bytes=4 * 2**20)
-    if isinstance(raw, dict) and "scenes" in raw and len(raw) > 1:
-        others = ", ".join(printable(k) for k in list(raw)[:5] if k != "scenes")
-        raise RealBenchError(f"manifest has a 'scenes' mapping and other top-level keys ({others}); put every "
-                             "scene under 'scenes'", path=str(path))
+    if isinstance(raw, dict) and "scenes" in raw:  # a scene declared beside 'scenes' would go unread
+        outside = [k for k in raw if k != "scenes" and isinstance(k, str) and is_utf8(k) and "/" not in k
+                   and k not in (".", "..") and (root / k).is_dir()]
+        if outside:
+            raise RealBenchError(f"manifest has a 'scenes' mapping and declares scene '{printable(outside[0])}' "
+                                 "beside it; put every scene under 'scenes'", path=str(path))
     entries = raw.get("scenes", raw) if isinstance(raw, dict) else None
     if not isinstance(entries, dict):
         raise RealBenchError(f"manifest must map scene ids to tasks ({{\"scenes\": {{\"id\": {{\"task\": "
@@ -129,9 +131,9 @@ def _read_manifest(root: Path) -> dict[str, str]:
                              path=str(path))
     tasks = {}
     for scene_id, value in entries.items():
-        if isinstance(value, dict) and set(value) - {"task"}:
-            unknown = ", ".join(printable(k) for k in sorted(set(value) - {"task"}))
-            raise RealBenchError(f"manifest entry has an unknown key ({unknown}); it may hold 'task'",
+        if isinstance(value, dict) and value and "task" not in value:  # e.g. a mistyped "tsk"
+            keys = ", ".join(printable(k) for k in sorted(map(str, value))[:5])
+            raise RealBenchError(f"manifest entry declares no 'task' (its keys: {keys})",
                                  scene=printable(scene_id), path=str(path))
         task = value.get("task") if isinstance(value, dict) else value
         if task is not None and task not in TASKS:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from realbench.core.errors import RealBenchError
 from realbench.core.files import FILE_MODE
+from realbench.core.paths import check_out
 
 from .formatting import table_format, to_csv, to_json, to_markdown
 from .latex import to_latex
@@ -26,6 +27,7 @@ def write_table(table: pd.DataFrame, out: str | Path, fmt: str | None = None) ->
     text = renderer(table_format(out, fmt))(table)
     if out.exists() and not out.is_file():
         raise RealBenchError("not a file", path=str(out))
+    check_out(out.parent, "--out folder")
     tmp = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

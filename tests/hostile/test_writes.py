@@ -118,6 +118,20 @@ def test_an_export_into_a_folder_that_is_not_empty_is_refused(tmp_path, tiny_dat
     assert changes(before, snapshot(tmp_path)) == []
 
 
+@pytest.mark.parametrize("command", ["evaluate", "leaderboard", "report", "export"])
+def test_an_output_path_that_detours_through_a_missing_folder_is_refused(command, tmp_path, tiny_data, base_run,
+                                                                        run):
+    """``zz/q/../r``: making it would leave ``zz/q`` behind, a folder nothing asked for."""
+    detour = tmp_path / "zz" / "q" / ".."
+    args = {"evaluate": ["evaluate", "--method", "telea", "--data", tiny_data, "--out", detour / "r"],
+            "leaderboard": ["leaderboard", base_run, "--out", detour / "t.md"],
+            "report": ["report", base_run, "--out", detour / "p.html"],
+            "export": ["data", "export", "--data", tiny_data, "--to", detour / "x"]}[command]
+    before = snapshot(tmp_path)
+    assert_refused(run(*args), "does not exist", "'..'")
+    assert changes(before, snapshot(tmp_path)) == []
+
+
 def test_an_export_rerun_says_nothing_to_do_and_another_format_is_refused(tmp_path, tiny_data, run):
     target = tmp_path / "export"
     assert_ok(run("data", "export", "--data", tiny_data, "--to", target, "--format", "arrow"))
