@@ -104,6 +104,19 @@ def test_merge_of_a_parent_folder_merges_each_runs_shards_and_extends_a_run_of_t
     assert (tmp_path / "runs" / "oracle-sample" / "records.jsonl").read_text().splitlines() == records
 
 
+def test_a_run_passes_check_against_its_own_leaderboard_with_an_unavailable_metric(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REALBENCH_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    run = tmp_path / "run"
+    assert main(["evaluate", "--method", "telea", "--scenes", SCENES[0], "--metrics", "psnr,lpips",
+                 "--skip-unavailable", "--out", str(run), "--no-progress"]) == 0
+    assert main(["leaderboard", str(run), "--out", str(tmp_path / "base.csv")]) == 0
+    table = pd.read_csv(tmp_path / "base.csv")
+    assert table["lpips"].isna().all() and table["unavailable"].str.contains("lpips").all()
+    capsys.readouterr()
+    assert main(["check", str(run), "--baseline", str(tmp_path / "base.csv")]) == 0, capsys.readouterr().err
+
+
 def test_subsets_and_shards_into_a_full_run_never_narrow_it(sample_bench, tmp_path, capsys):
     out = tmp_path / "run"
     evaluate("telea", sample_bench, out=out, progress=False)

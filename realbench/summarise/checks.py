@@ -138,11 +138,12 @@ def _measured_cells(expected: pd.DataFrame, cells: list[list[str]], key: str, me
             scored = set(parse_protocols(values.get(PROTOCOLS)))
         except RealBenchError as exc:
             raise RealBenchError(f"row {line}: {exc}", path=str(baseline)) from None
-        scored |= set(text_list(values.get(UNAVAILABLE, "")) or [])
+        unavailable = set(text_list(values.get(UNAVAILABLE, "")) or [])  # asked for, not computed: empty
         for name in metrics:
-            if not values.get(name, "").strip() and (name in scored or UNAVAILABLE not in values):
+            if not values.get(name, "").strip() and name not in unavailable and (
+                    name in scored or UNAVAILABLE not in values):
                 raise RealBenchError(f"row {line}: the '{printable(name)}' cell is empty, but the row's run scored "
-                                     f"'{printable(name)}' (an empty cell is only for a metric it never asked for)",
+                                     f"'{printable(name)}' (an empty cell is only for a metric it never asked for or could not compute)",
                                      path=str(baseline))
         scenes = float(pd.to_numeric(expected.at[line, "scenes"]))
         if scenes < 0 or not scenes.is_integer():
