@@ -297,6 +297,11 @@ def test_messages_say_what_happened(scored, sample_bench, tmp_path, capsys):
     capsys.readouterr()
     assert main(["check", warp, "--baseline", str(baseline)]) == 2
     assert "baseline has no run labelled '=HYPERLINK(x)' (it has: telea)" in capsys.readouterr().err
+    assert main(["leaderboard", telea, warp, "--out", str(tmp_path / "both.csv")]) == 0
+    capsys.readouterr()
+    assert main(["check", telea, "--baseline", str(tmp_path / "both.csv")]) == 0  # the other run's rows: not asked
+    out = capsys.readouterr().out
+    assert "check passed" in out and "rows for '=HYPERLINK(x)' were not checked: that run was not given" in out
     assert main(["evaluate", "--method", "telea", "--weights", "alexnt=/x", "--out", str(tmp_path / "w")]) == 2
     assert "unknown weights name 'alexnt'; did you mean 'alexnet'?" in capsys.readouterr().err
     assert main(["doctor", "--weights", "alexnt=/x"]) == 2

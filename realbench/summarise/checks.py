@@ -16,6 +16,7 @@ import pandas as pd
 from realbench.core.errors import RealBenchError
 from realbench.core.fields import brief, text_list
 from realbench.core.paths import printable
+from realbench.core.words import count
 from realbench.metrics import METRICS
 
 from .formatting import UNAVAILABLE, format_value, read_table, to_text
@@ -31,6 +32,7 @@ class CheckResult:
     passed: bool
     diffs: pd.DataFrame  # one row per compared value
     protocol_changes: list[str] = field(default_factory=list)  # metrics whose protocol version differs
+    not_checked: list[str] = field(default_factory=list)  # baseline runs that were not among the runs given
 
     @property
     def comparable(self) -> bool:
@@ -43,12 +45,17 @@ class CheckResult:
                     + "; ".join(self.protocol_changes) + "); the values measure different things, so this is "
                     "neither a pass nor a regression. Regenerate the baseline under the current protocol "
                     "(realbench leaderboard RUN --out BASELINE) after checking why the protocol changed.")
+        note = (f"\nnote: the baseline's rows for {', '.join(repr(printable(r)) for r in self.not_checked)} were not "
+                "checked: that run was not given" if self.not_checked else "")
         failed = self.diffs[~self.diffs["ok"]]
         if self.passed:
-            return f"check passed: {len(self.diffs)} values within tolerance"
-        lines = [f"check FAILED: {len(failed)} of {len(self.diffs)} values moved past tolerance"]
-        lines.append(to_text(failed.drop(columns="ok")))
-        return "\n".join(lines)
+            return f"check passed: {len(self.diffs)} values within tolerance" + note
+        moved = failed[failed["run value"] != "missing"]
+        missing = failed[failed["run value"] == "missing"]
+        parts = ([f"{len(moved)} of {len(self.diffs)} values moved past tolerance"] if len(moved) else []) + (
+            [f"{count(len(missing), 'baseline row')} the run no longer has"] if len(missing) else [])
+        lines = [f"check FAILED: {'; '.join(parts)}", to_text(failed.drop(columns="ok"))]
+        return "\n".join(lines) + note
 
 
 def _close(value: float, expected: float, rtol: float, atol: float) -> bool:
@@ -143,7 +150,8 @@ def _measured_cells(expected: pd.DataFrame, cells: list[list[str]], key: str, me
             if not values.get(name, "").strip() and name not in unavailable and (
                     name in scored or UNAVAILABLE not in values):
                 raise RealBenchError(f"row {line}: the '{printable(name)}' cell is empty, but the row's run scored "
-                                     f"'{printable(name)}' (an empty cell is only for a metric it never asked for or could not compute)",
+                                     f"'{printable(name)}' (an empty cell is only for a metric it never asked for "
+                                     "or could not compute)",
                                      path=str(baseline))
         scenes = float(pd.to_numeric(expected.at[line, "scenes"]))
         if scenes < 0 or not scenes.is_integer():
@@ -204,7 +212,11 @@ def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float
         expected["device"].astype(str) if "device" in expected else [])
     on_accelerator -= {"cpu", "nan", ""}
     diffs = []
+    given = set(actual[key].astype(str))
+    not_checked = sorted({str(r) for r in expected[key]} - given)
     for row in expected.to_dict("records"):
+        if str(row[key]) not in given:  # another run's rows: not what was asked about
+            continue
         got = actual_rows.get((row[key], row["split"]))
         if got is None:
             diffs.append({"run": row[key], "split": row["split"], "value": "scenes", "baseline": row["scenes"],
@@ -212,7 +224,7 @@ def check(runs: Sequence[Any] | Any, baseline: str | Path, rtol: dict[str, float
             continue
         diffs += _row_diffs(row, got, key, metrics, infos, bool(on_accelerator), rtol, atol)
     frame = pd.DataFrame(diffs)
-    return CheckResult(bool(frame["ok"].all()) if not frame.empty else False, frame)
+    return CheckResult(bool(frame["ok"].all()) if not frame.empty else False, frame, not_checked=not_checked)
 
 
 def _require_described(expected: pd.DataFrame, actual: pd.DataFrame, key: str, baseline: str | Path) -> None:
