@@ -81,10 +81,15 @@ def test_check_fails_on_missing_rows_and_scene_count(uneven_run, tmp_path):
     table.to_csv(baseline, index=False)
     assert not check(uneven_run, baseline).passed
     table = leaderboard([uneven_run])
-    table.loc[0, "run"] = "realfill"
+    table.loc[0, "split"] = "sideways"  # a row of this run that the run no longer has
     table.to_csv(baseline, index=False)
     result = check(uneven_run, baseline)
-    assert not result.passed and "missing" in result.report()
+    assert not result.passed and "1 baseline row the run no longer has" in result.report()
+    table = leaderboard([uneven_run])
+    other = table.iloc[[0]].assign(run="realfill")  # another run's row: not checked, and said so
+    pd.concat([table, other]).to_csv(baseline, index=False)
+    result = check(uneven_run, baseline)
+    assert result.passed and result.not_checked == ["realfill"] and "'realfill' were not checked" in result.report()
 
 
 def test_golden_telea_on_sample(sample_bench, tmp_path):

@@ -191,5 +191,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
             renamed[column] = parts[0]
             directions[parts[0]] = parts[1] == ARROWS[0]
     frame = frame.rename(columns=renamed)
+    for column in frame.columns:  # undo csv_cell's formula guard: "'=x" was written for the text "=x"
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].map(_unguarded)
     frame.attrs["metrics"] = directions
     return frame
+
+
+def _unguarded(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
