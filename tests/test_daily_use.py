@@ -223,6 +223,12 @@ def test_split_selects_the_benchmarks_split_for_folders_and_the_sample(sample_be
     listing = capsys.readouterr().out
     outpaint = [s.id for s in sample_bench if s.task == "outpaint"]
     assert f"{len(outpaint)} scenes, {len(outpaint)} outpaint, 0 inpaint" in listing
+    inpaint = next(s.id for s in sample_bench if s.task == "inpaint")
+    for data in ([], ["--data", "sample"]):  # a scene asked for by id outside the split: an error, never dropped
+        assert main(["evaluate", "--method", "telea", *data, "--split", "outpaint", "--scenes",
+                     f"{outpaint[0]},{inpaint}", "--out", str(tmp_path / "sp")]) == 2
+        assert f"scene '{inpaint}' is not in split 'outpaint'" in capsys.readouterr().err
+    assert not (tmp_path / "sp").exists()
     run = evaluate("telea", "sample", split="outpaint", out=tmp_path / "run", progress=False)
     assert run.meta.scenes == outpaint and run.meta.data.split == "outpaint"
     whole = evaluate("telea", sample_bench, out=tmp_path / "whole", progress=False)

@@ -352,14 +352,20 @@ def _from_folder(root: Path, spec: str, kind: str, scenes, require_gt: bool, not
     return Benchmark(name, spec, kind, load_folder(root, scenes, require_gt, located), note, definition)
 
 
-def split_of(bench: Benchmark, split: str) -> Benchmark:
-    """The scenes of one of the benchmark's splits (``all``, or a task such as ``outpaint``)."""
+def split_of(bench: Benchmark, split: str, named: bool = False) -> Benchmark:
+    """The scenes of one of the benchmark's splits (``all``, or a task such as ``outpaint``);
+    ``named``: the scenes were asked for by id, so one outside the split is an error, not dropped."""
     if split == "all":
         return bench
     if split not in bench.definition.splits or split not in TASKS:
         raise RealBenchError(f"unknown split '{printable(split)}' (benchmark '{bench.definition.name}' has: "
                              f"{', '.join(bench.definition.splits)})", path=bench.spec)
     chosen = [s for s in bench if s.task == split]
+    outside = [s.id for s in bench if s.task != split]
+    if named and outside:
+        raise RealBenchError(f"scene '{printable(outside[0])}' is not in split '{split}' (it is "
+                             f"{bench[outside[0]].task}); leave it out of --scenes or leave --split out",
+                             path=bench.spec)
     if not chosen:
         raise RealBenchError(f"no scene of split '{split}' among the {count(len(bench), 'scene')} chosen",
                              path=bench.spec)
@@ -415,7 +421,7 @@ def load_benchmark(spec: str | os.PathLike = "sample", scenes: Iterable[str] | s
     if not bench.scenes:
         raise RealBenchError("the data holds no scenes", path=spec)
     check_utf8_path(bench.name, "the data folder's name")
-    return split_of(bench, task_split) if task_split else bench
+    return split_of(bench, task_split, named=scenes is not None) if task_split else bench
 
 
 def _load(spec: str, scenes, require_gt: bool, split: str | None, benchmark: str | None, chosen,

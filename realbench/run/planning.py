@@ -43,7 +43,7 @@ def select_data(config: RunConfig) -> Selection:
         if config.scenes is not None:
             bench = bench.subset([bench[s] for s in config.scenes])
         if config.split is not None:
-            bench = split_of(bench, config.split)
+            bench = split_of(bench, config.split, named=config.scenes is not None)
     else:
         bench = load_benchmark(data, config.scenes, split=config.split, benchmark=config.benchmark,
                                archive_limits=config.archive_limits)
