@@ -205,6 +205,24 @@ def test_default_output_folders_differ_for_every_variant(sample_bench, tmp_path,
                                                progress=False))
 
 
+def test_labels_get_their_own_folders_and_never_rename_a_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    long = "ablation-study-with-a-descriptive-name-telea-variant-"
+    for label in (long + "A", long + "B", "Q,1", "Q 1"):
+        assert main(["evaluate", "--method", "telea", "--scenes", SCENES[0], "--label", label, "--no-progress"]) == 0
+    folders = sorted((tmp_path / "runs").iterdir())
+    assert len(folders) == 4 and sorted(strict_json(f / "run.json")["label"] for f in folders) == sorted(
+        [long + "A", long + "B", "Q,1", "Q 1"])
+    capsys.readouterr()
+    assert main(["evaluate", "--method", "telea", "--scenes", SCENES[0], "--label", "renamed", "--out",
+                 str(folders[0]), "--no-progress"]) == 2
+    assert "would rename it" in capsys.readouterr().err
+    before = strict_json(folders[0] / "run.json")["label"]
+    assert main(["evaluate", "--method", "telea", "--scenes", SCENES[0], "--out", str(folders[0]),
+                 "--no-progress"]) == 0  # a resume without --label keeps the folder's name
+    assert strict_json(folders[0] / "run.json")["label"] == before
+
+
 def test_a_mistyped_path_fails_at_once_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(REPO)  # a checkout has data/: "data/RealBench" is a path, not a hub id
     for spec in ("data/RealBench", "./nowhere", str(tmp_path / "nowhere" / "deeper")):

@@ -25,7 +25,8 @@ def slug(text: str, limit: int = 48) -> str:
 
 def _method_part(config: RunConfig) -> str:
     if config.label:
-        return slug(config.label)
+        part = slug(config.label)  # a label the folder name cannot hold as it is gets its own hash
+        return part if part == config.label else f"{part}-{hashlib.sha256(config.label.encode()).hexdigest()[:6]}"
     if config.method.startswith("folder:"):
         return "folder-" + slug(Path(config.method[7:]).name or "outputs")
     return slug(config.method)

@@ -177,6 +177,9 @@ class RunMeta:
         """What the folder holds after ``new`` runs into it (this run.json): refused with one line
         naming what differs when the identities differ; otherwise the union, never narrower."""
         problem = self.identity_difference(new)
+        if not problem and new.label != self.label:
+            problem = (f"run '{printable(self.label)}', and --label '{printable(new.label)}' would rename it (a "
+                       "label names a folder's run for good)")
         if problem:
             raise RealBenchError(f"the folder holds another run: {problem}. Leave --out out (every variant gets its "
                                  "own folder) or give another --out", path=where)
@@ -195,7 +198,7 @@ class RunMeta:
                        metrics=list(dict.fromkeys([*self.metrics, *new.metrics])), unavailable=unavailable,
                        metric_info={**self.metric_info, **new.metric_info}, metric_protocols=protocols,
                        selection=new.selection if new.selection is not None else self.selection,
-                       label=self.label if new.label == self.label else new.label,
+                       label=self.label,
                        merged_from=self.merged_from, partial=self.partial,
                        samples=most_samples(self.samples, new.samples))
 

@@ -159,6 +159,8 @@ def plan_run(config: RunConfig) -> RunPlan:
     out = Path(config.out) if config.out is not None else default_out(config, adapter, bench, shard, meta)
     check_out(out)
     folder = RunFolder(out)
+    if config.label is None and folder.exists():  # resuming without --label keeps the folder's name
+        meta = replace(meta, label=folder.read_meta().label)
     folder.joined(meta)  # a folder holding another run is refused here, before anything is written
     adapter.check_inputs(bench.scenes, counts)  # e.g. every image of folder:PATH
     session = connect_ray(config.ray_address) if config.executor == "ray" else None
