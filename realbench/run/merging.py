@@ -147,8 +147,8 @@ def merge_runs(sources: Sequence[str | Path], out: str | Path | None = None, par
     _check_one_run(shards, metas)
     problems = _coverage(metas)
     if problems and not partial:
-        raise RealBenchError(f"the shards of run '{printable(metas[0].label)}' ({shards[0].name}, ...) do not cover the "
-                             f"whole run: {'; '.join(problems)}. Merge every shard, "
+        raise RealBenchError(f"the shards of run '{printable(metas[0].label)}' ({shards[0].name}, ...) do not "
+                             f"cover the whole run: {'; '.join(problems)}. Merge every shard, "
                              "or pass --partial to merge these alone (the result says it is partial)")
     target = Path(out) if out is not None else _default_out(shards)
     check_out(target, "merge --out")
