@@ -61,8 +61,8 @@ def test_merge_never_copies_a_file_a_record_points_outside_its_shard(sample_benc
     assert "record image '../secret.txt' is not a plain relative path" in capsys.readouterr().err
     assert not (tmp_path / "merged").exists()
     # a symbolic link inside the shard that points outside is refused as well
-    records[0]["image"] = "images/leak.png"
-    (s1 / "images" / "leak.png").symlink_to(secret)
+    records[0]["image"] = f"images/{records[0]['scene']}/leak.png"  # in the scene's folder, as images are
+    (s1 / records[0]["image"]).symlink_to(secret)
     (s1 / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert main(["merge", str(s1), str(s2), "--out", str(tmp_path / "merged")]) == 2
     assert "symbolic link" in capsys.readouterr().err and not (tmp_path / "merged").exists()

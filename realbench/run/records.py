@@ -16,7 +16,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from realbench.core import jsonio
@@ -291,6 +291,9 @@ class _Checker:
         if record.task != first[1]:
             self.fail(number, f"scene '{printable(record.scene)}' is {record.task} here and {first[1]} at line "
                               f"{first[0]}: a scene has one task")
+        parts = PurePosixPath(record.image).parts
+        if record.image and (record.image.startswith("/") or "\\" in record.image or ".." in parts):
+            self.fail(number, f"record image '{printable(record.image)}' is not a plain relative path inside the run")
         if record.image and not record.image.startswith(f"images/{record.scene}/"):
             self.fail(number, f"scene '{printable(record.scene)}' sample {record.sample} names the image "
                               f"'{printable(record.image)}', which is not in the scene's folder images/"

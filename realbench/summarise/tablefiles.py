@@ -27,7 +27,7 @@ def write_table(table: pd.DataFrame, out: str | Path, fmt: str | None = None) ->
     text = renderer(table_format(out, fmt))(table)
     if out.exists() and not out.is_file():
         raise RealBenchError("not a file", path=str(out))
-    check_out(out.parent, "--out folder")
+    check_out(out.parent, f"the folder of --out {out.name}")
     tmp = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
