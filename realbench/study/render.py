@@ -15,13 +15,12 @@ import pandas as pd
 from realbench.core.errors import RealBenchError
 from realbench.core.files import atomic_write_bytes
 from realbench.core.paths import printable
+from realbench.summarise.formatting import FORMATS, SUFFIXES, table_format  # noqa: F401  (study's formats are the tables')
 from realbench.summarise.latex import escape as latex_escape
 
 from .analyze import Analysis
 from .plot import PLOT_SOFTWARE, bar_plot
 
-FORMATS = ("csv", "md", "latex", "json")
-SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex", ".json": "json"}
 CSV_COLUMNS = ["study", "seed", "bootstrap_seed", "data",
                "criterion", "question", "method", "display", "votes", "total", "share", "ci_low", "ci_high",
                "participants", "scenes", "runs", "question_text", "source"]
@@ -169,23 +168,6 @@ def to_text(analysis: Analysis) -> str:
 
 
 RENDERERS = {"csv": to_csv, "md": to_markdown, "latex": to_latex, "json": to_json}
-
-
-def table_format(out: str | Path | None, fmt: str | None) -> str:
-    """As for leaderboards: ``out``'s extension names the format; a ``fmt`` that contradicts it, or
-    an extension that names none, is refused. Without ``out``: ``fmt``, else CSV."""
-    if fmt is not None and fmt not in FORMATS:
-        raise RealBenchError(f"--format {fmt}: one of {', '.join(FORMATS)}")
-    if out is None:
-        return fmt or "csv"
-    suffix = Path(out).suffix.lower()
-    named = SUFFIXES.get(suffix)
-    if named is None:
-        raise RealBenchError(f"--out: the extension '{suffix or '(none)'}' names no analysis format; use "
-                             f"{', '.join(SUFFIXES)}", path=str(out))
-    if fmt is not None and fmt != named:
-        raise RealBenchError(f"--format {fmt} contradicts --out's extension '{suffix}' ({named})", path=str(out))
-    return named
 
 
 def _written_by_us(path: Path, data: bytes) -> bool:

@@ -235,7 +235,7 @@ def test_analyze_refuses_a_contradicting_format_and_files_it_did_not_make(study,
         return args.func(args)
 
     for argv, message in ((["--format", "json", "--out", str(tmp_path / "x.md")], "contradicts --out's extension"),
-                          (["--out", str(tmp_path / "x.txt")], "names no analysis format")):
+                          (["--out", str(tmp_path / "x.txt")], "names no table format")):
         with pytest.raises(RealBenchError, match=message):
             analyze(*argv)
     (tmp_path / "mine.png").write_bytes(b"my own plot")
