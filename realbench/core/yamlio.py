@@ -19,7 +19,10 @@ MAX_BYTES = 1 * 2**20  # a settings file is a few hundred bytes
 MAX_VALUES = 100_000  # scalars, sequences and mappings, aliases expanded
 
 
-class _Loader(yaml.SafeLoader):
+_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: a 1 MiB file in well under a second
+
+
+class _Loader(_BASE):
     """PyYAML's safe loader that refuses a mapping holding one key twice (the last would silently
     win) and reads ``1e5`` and ``1.0e308`` as numbers (YAML 1.2), as a user means them."""
 
@@ -94,6 +97,8 @@ def load_yaml(text: str, what: str, path: str | None = None) -> Any:
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise RealBenchError(f"cannot parse YAML in {what} ({describe(exc, 200)})", path=path) from None
+    except UnicodeError:  # libyaml reads UTF-8: text holding a lone surrogate cannot be YAML
+        raise RealBenchError(f"{what} holds characters that are not valid text", path=path) from None
     except RecursionError:
         raise RealBenchError(f"{what} is nested too deeply", path=path) from None
     finally:

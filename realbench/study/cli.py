@@ -6,13 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from realbench.core.errors import RealBenchError
 from realbench.core.paths import printable
+from realbench.core.yamlio import read_yaml_file
 
 from .analyze import RESAMPLES, analyze_study
 from .config import StudyDesign
@@ -37,10 +35,7 @@ def _pairs(values: Sequence[str] | None, flag: str, last: bool = False) -> dict[
 def _config_file(path: str | None) -> dict[str, Any] | None:
     if not path:
         return None
-    try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RealBenchError(f"cannot read the study config ({str(exc).splitlines()[0]})", path=path) from None
+    loaded = read_yaml_file(path, "the study config")  # bounded: size, aliases, duplicate keys
     if not isinstance(loaded, dict):
         raise RealBenchError("the study config must be a YAML mapping", path=path)
     return loaded

@@ -19,6 +19,7 @@ import yaml
 
 from realbench.core.errors import RealBenchError
 from realbench.core.files import atomic_write_bytes
+from realbench.core.yamlio import read_yaml_file
 
 CONFIG_FILE = "study.yaml"
 MAX_TEXT = 2000
@@ -144,14 +145,7 @@ def write_config(path: Path, config: StudyConfig) -> None:
 
 def load_config(path: Path) -> StudyConfig:
     """``study.yaml``, checked field by field: one error naming the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RealBenchError(f"cannot read the study config ({exc.strerror or exc})", path=str(path)) from None
-    except UnicodeDecodeError:
-        raise RealBenchError("the study config is not UTF-8 text", path=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise RealBenchError(f"cannot parse YAML ({str(exc).splitlines()[0]})", path=str(path)) from None
+    raw = read_yaml_file(path, "the study config")  # bounded: size, aliases, duplicate keys
     if not isinstance(raw, dict):
         raise RealBenchError("the study config must be a YAML mapping", path=str(path))
     return config_from_dict(raw, str(path))

@@ -223,3 +223,24 @@ def test_cli_make_reports_bad_input_as_realbench_error(study_runs, tmp_path):
               str(tmp_path / "x"), "--name", "telea"])
     with pytest.raises(RealBenchError, match="not a study folder"):
         _cli(["study", "analyze", str(tmp_path)])
+
+
+def test_a_study_config_that_is_an_alias_bomb_is_one_bounded_error(made_study, study_runs, tmp_path):
+    """``study make --config`` and a study folder's own study.yaml go through the bounded reader."""
+    import time
+
+    from realbench.study.config import load_config
+
+    bomb = "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(7))
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    started = time.perf_counter()
+    with pytest.raises(RealBenchError, match="through YAML aliases"):
+        _cli(["study", "make", str(study_runs["run-telea-sample"]), str(study_runs["run-warp-sample"]), "--out",
+              str(tmp_path / "x"), "--config", str(tmp_path / "bomb.yaml")])
+    assert not (tmp_path / "x").exists()
+    edited = Path(shutil.copytree(made_study, tmp_path / "edited"))
+    (edited / "study.yaml").write_text(bomb)
+    with pytest.raises(RealBenchError, match="through YAML aliases"):
+        load_config(edited / "study.yaml")
+    assert time.perf_counter() - started < 5
