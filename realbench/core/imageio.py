@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import RealBenchError, RealBenchWarning
 from .files import FILE_MODE, FOLDER_MODE, atomic_write_bytes  # noqa: F401  (imported from here before 0.2)
+from .imageops import dilate
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # A mask is "binary" if at most this fraction of pixels is clearly between black and white, and
@@ -285,27 +286,13 @@ def image_to_mask(image: Image.Image, scene: str | None, path: str) -> np.ndarra
         raise RealBenchError(f"mask is not binary: {share} neither black nor white (expected 0 = known, 255 = "
                              "missing)", scene=scene, path=path)
     if between.any():
-        edge = _grown(grey <= 16, EDGE) & _grown(grey >= 239, EDGE)
+        edge = dilate(grey <= 16, EDGE) & dilate(grey >= 239, EDGE)
         stray = int((between & ~edge).sum())
         if stray > max(MAX_STRAY_GREY, hole // 100):
             raise RealBenchError(f"mask is not binary: {stray} pixels neither black nor white lie away from any "
                                  f"edge between black and white (a grey region, not an anti-aliased edge; expected "
                                  "0 = known, 255 = missing)", scene=scene, path=path)
     return grey >= 128
-
-
-def _grown(mask: np.ndarray, radius: int) -> np.ndarray:
-    """``mask`` grown by ``radius`` pixels (a square), separably, with numpy alone."""
-    out = mask.copy()
-    for axis in (0, 1):
-        grown = out.copy()
-        for shift in range(1, radius + 1):
-            grown[tuple(slice(shift, None) if a == axis else slice(None) for a in range(2))] |= \
-                out[tuple(slice(None, -shift) if a == axis else slice(None) for a in range(2))]
-            grown[tuple(slice(None, -shift) if a == axis else slice(None) for a in range(2))] |= \
-                out[tuple(slice(shift, None) if a == axis else slice(None) for a in range(2))]
-        out = grown
-    return out
 
 
 def _pil_to_rgb(image: Image.Image, background: int) -> np.ndarray:
